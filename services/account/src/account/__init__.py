@@ -1,0 +1,1 @@
+"""account service: accounts, settings, sites, cost centers, inventory, portals."""

@@ -1,0 +1,39 @@
+"""``create_app()`` -> FastStream; nothing connects at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faststream import FastStream
+from shared import subjects as s
+from shared.messaging.rpc import RpcRouter
+from shared.messaging.streams import StreamSpec
+from shared.service import Service
+
+from engage_import.config import EngageImportConfig
+from engage_import.entrypoints import register
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+STREAMS = [StreamSpec(s.STREAM_ENGAGE, [s.EVENTS_ENGAGE_ALL], description="engage-import service events")]
+
+
+def build_service(config: EngageImportConfig | None = None) -> Service:
+    config = config or EngageImportConfig()
+    rpc = RpcRouter("engage")
+    svc = Service(
+        name="engage-import",
+        queue=s.ENGAGE,
+        settings=config,
+        alembic_ini=ALEMBIC_INI,
+        rpc=rpc,
+        owned_streams=STREAMS,
+        health_subject=s.ENGAGE_HEALTH,
+        dead_letter_subjects=(s.ENGAGE_DEAD_LETTERS_LIST, s.ENGAGE_DEAD_LETTERS_REPLAY),
+    )
+    register(rpc, svc, config)
+    return svc
+
+
+def create_app() -> FastStream:
+    return build_service().app

@@ -1,0 +1,1 @@
+"""identity service: extensions, users, credentials, roles, sign-in and sessions."""

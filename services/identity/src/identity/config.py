@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class IdentityConfig(ServiceSettings):
+    service_name: ClassVar[str] = "identity"
+    env_prefix: ClassVar[str] = "IDENTITY_"
+    database_name: ClassVar[str] = "identity"
+
+    token_private_key: str = ""
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    operator_email: str = ""
+    operator_password: str = ""

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from shared.service import run_app
+
+from invite_scheduler.main import create_app
+
+
+def main() -> None:
+    run_app(create_app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""invite-scheduler contract."""

@@ -1,0 +1,139 @@
+"""Database plumbing: one PostgreSQL database per service, async SQLAlchemy 2."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+
+def to_asyncpg_url(url: str) -> str:
+    """``postgresql://`` / ``postgres://`` -> ``postgresql+asyncpg://``."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def to_plain_url(url: str) -> str:
+    """``postgresql+asyncpg://`` -> ``postgresql://`` (for asyncpg itself)."""
+    return "postgresql://" + to_asyncpg_url(url)[len("postgresql+asyncpg://") :]
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    """The URL of ``database`` on the server named by ``server_url``."""
+    parts = urlsplit(to_asyncpg_url(server_url))
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if it does not exist yet."""
+    name = database_name(url)
+    admin = urlunsplit(urlsplit(to_plain_url(url))._replace(path="/postgres"))
+    conn = await asyncpg.connect(admin)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        to_asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def run_migrations(alembic_ini: Path, url: str, revision: str = "head") -> None:
+    """Apply the service's Alembic migrations (blocking; call before the service starts)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(alembic_ini))
+    cfg.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", to_asyncpg_url(url).replace("%", "%%"))
+    command.upgrade(cfg, revision)
+
+
+async def migrate(alembic_ini: Path, url: str, revision: str = "head") -> None:
+    await ensure_database(url)
+    await asyncio.to_thread(run_migrations, alembic_ini, url, revision)
+
+
+class UnitOfWork:
+    """One database transaction: ``async with uow: ... await uow.commit()``.
+
+    Leaving the block without ``commit()`` rolls back. Events recorded with
+    :meth:`add_event` are written to the outbox in the same transaction, and the
+    relay is woken once the transaction has committed.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_commit: object = None) -> None:
+        self._sessions = sessions
+        self._on_commit = on_commit
+        self.session: AsyncSession
+        self._events: list[object] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        await self.session.begin()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def add_event(self, event: object) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        from shared.messaging.outbox import write_events
+
+        if self._events:
+            await write_events(self.session, self._events)  # type: ignore[arg-type]
+            self._events = []
+        await self.session.commit()
+        if callable(self._on_commit):
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._events = []

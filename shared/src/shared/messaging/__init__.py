@@ -1,0 +1,1 @@
+"""The messaging kit: error replies, RPC endpoints, outbox relay, idempotent consumers."""

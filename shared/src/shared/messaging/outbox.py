@@ -1,0 +1,143 @@
+"""Transactional outbox and its relay.
+
+An event row is written in the same transaction as the change it reports; the
+relay publishes it to JetStream with ``Nats-Msg-Id`` = event id and marks it sent
+only after the PubAck. A crash between publish and mark re-publishes the same id,
+which JetStream's dedupe window (and every consumer's inbox) drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from nats.js.client import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.contracts.events import CloudEvent
+from shared.logs import correlation_id
+from shared.messaging.tables import outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    subject: str
+    event: CloudEvent
+
+
+def make_event(source: str, subject: str, data: dict[str, Any], *, key: str | None = None) -> OutboxEvent:
+    """An event for ``subject`` (``events.<service>.<resource>.<past-tense>``)."""
+    type_ = subject.removeprefix("events.")
+    return OutboxEvent(
+        subject=subject,
+        event=CloudEvent(
+            source=source, type=type_, subject=key, data=data, correlationid=correlation_id.get()
+        ),
+    )
+
+
+async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    rows = [
+        {
+            "event_id": e.event.id,
+            "subject": e.subject,
+            "payload": e.event.model_dump_json(exclude_none=True).encode(),
+        }
+        for e in events
+    ]
+    await session.execute(sa.insert(outbox), rows)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows; several replicas share the work (SKIP LOCKED)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        *,
+        batch: int = 500,
+        poll_interval: float = 1.0,
+        retention: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._sessions = sessions
+        self._js = js
+        self._batch = batch
+        self._poll = poll_interval
+        self._retention = retention
+        self._wake = asyncio.Event()
+        self._last_prune = datetime.min.replace(tzinfo=UTC)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+                await self._maybe_prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                published = 0
+                await asyncio.sleep(self._poll)
+            if published < self._batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def publish_pending(self) -> int:
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await asyncio.gather(
+                *(
+                    self._js.publish(
+                        r.subject,
+                        r.payload,
+                        headers={"Nats-Msg-Id": r.event_id, "Content-Type": "application/json"},
+                    )
+                    for r in rows
+                ),
+                return_exceptions=True,
+            )
+            done = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+            failed = len(rows) - len(done)
+            if failed:
+                first = next(res for res in results if isinstance(res, BaseException))
+                log.warning("outbox: %d of %d events not acknowledged: %r", failed, len(rows), first)
+            if done:
+                await session.execute(
+                    sa.update(outbox).where(outbox.c.seq.in_(done)).values(published_at=sa.func.now())
+                )
+            return len(done) if not failed else 0
+
+    async def _maybe_prune(self) -> None:
+        now = datetime.now(UTC)
+        if now - self._last_prune < timedelta(minutes=10):
+            return
+        self._last_prune = now
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                sa.delete(outbox).where(
+                    outbox.c.published_at.is_not(None), outbox.c.published_at < now - self._retention
+                )
+            )

@@ -1,0 +1,167 @@
+"""Request/reply endpoints: contract in -> handler -> contract out.
+
+Every endpoint replies: the resource as JSON on success, or
+``{"error": {"code", "message", "details"}}`` with ``Nats-Service-Error-Code`` and
+``Nats-Service-Error`` headers. Bad JSON, unknown fields and missing tokens are
+answered before the handler runs; an unhandled exception becomes an
+``internal`` reply logged with its correlation id, never a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.nats import NatsBroker, NatsMessage, NatsResponse
+from pydantic import BaseModel, ValidationError
+
+from shared.auth import Principal, TokenVerifier
+from shared.errors import AppError, Internal, ValidationFailed, field_error
+from shared.logs import correlation_id
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Principal | None], Awaitable[Any]]
+
+
+def loc_to_path(loc: tuple[int | str, ...]) -> tuple[str, int | None]:
+    """('users', 3, 'email') -> ('users[3].email', 3)."""
+    path = ""
+    index: int | None = None
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            if index is None:
+                index = part
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body", index
+
+
+def validation_error(exc: ValidationError, message: str = "The request is not valid.") -> ValidationFailed:
+    errors = []
+    for e in exc.errors(include_url=False, include_input=False):
+        path, index = loc_to_path(tuple(e["loc"]))
+        msg = str(e["msg"])
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        errors.append(field_error(path, msg, index=index, type=e["type"]))
+    return ValidationFailed(message, errors)
+
+
+def error_response(err: AppError) -> NatsResponse:
+    return NatsResponse(
+        json.dumps(err.to_body()).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Nats-Service-Error-Code": str(err.status),
+            "Nats-Service-Error": err.message[:200],
+        },
+    )
+
+
+def ok_response(result: Any) -> NatsResponse:
+    if isinstance(result, BaseModel):
+        body = result.model_dump_json().encode()
+    else:
+        body = json.dumps(result, default=str).encode()
+    return NatsResponse(body, headers={"Content-Type": "application/json"})
+
+
+@dataclass
+class Endpoint:
+    subject: str
+    request: type[BaseModel]
+    reply: type[BaseModel] | None
+    handler: Handler
+    public: bool
+    summary: str
+
+
+class RpcRouter:
+    """The endpoints of one service, mounted on a broker in the service's queue group."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.endpoints: dict[str, Endpoint] = {}
+        self.verifier: TokenVerifier | None = None
+
+    def endpoint(
+        self,
+        subject: str,
+        request: type[BaseModel],
+        reply: type[BaseModel] | None = None,
+        *,
+        public: bool = False,
+        summary: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            if subject in self.endpoints:
+                raise ValueError(f"{subject} registered twice")
+            self.endpoints[subject] = Endpoint(
+                subject, request, reply, fn, public, summary or (fn.__doc__ or "").strip()
+            )
+            return fn
+
+        return register
+
+    def mount(self, broker: NatsBroker, verifier: TokenVerifier, queue: str) -> None:
+        self.verifier = verifier
+        for ep in self.endpoints.values():
+            broker.subscriber(ep.subject, queue=queue, title=ep.subject, description=ep.summary)(
+                self._subscriber(ep)
+            )
+
+    def _subscriber(self, ep: Endpoint) -> Callable[[NatsMessage], Awaitable[NatsResponse]]:
+        async def on_request(msg: NatsMessage) -> NatsResponse:
+            return await self.dispatch(ep, msg.raw_message.data, msg.raw_message.headers)
+
+        on_request.__name__ = "on_" + ep.subject.replace(".", "_")
+        return on_request
+
+    async def dispatch(self, ep: Endpoint, data: bytes, headers: dict[str, str] | None) -> NatsResponse:
+        headers = headers or {}
+        cid = headers.get("X-Correlation-Id") or uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        try:
+            principal = None
+            if not ep.public:
+                assert self.verifier is not None
+                principal = self.verifier.from_headers(headers)
+            try:
+                raw = json.loads(data) if data else {}
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValidationFailed(
+                    "The request body is not valid JSON.",
+                    [field_error("body", f"invalid JSON: {exc}")],
+                ) from exc
+            if not isinstance(raw, dict):
+                raise ValidationFailed.single("body", "The request body must be a JSON object.")
+            try:
+                cmd = ep.request.model_validate(raw)
+            except ValidationError as exc:
+                raise validation_error(exc) from exc
+            result = await ep.handler(cmd, principal)
+            return ok_response(result)
+        except AppError as err:
+            if err.code == "internal":
+                log.error("internal error on %s: %s", ep.subject, err.message, extra={"subject": ep.subject})
+            return error_response(err)
+        except Exception:
+            log.exception("unhandled error on %s", ep.subject, extra={"subject": ep.subject})
+            return error_response(
+                Internal("Internal error; quote the correlation id.", {"correlation_id": cid})
+            )
+        finally:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "handled",
+                    extra={"subject": ep.subject, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                )
+            correlation_id.reset(token)

@@ -1,0 +1,247 @@
+"""The runtime every service shares: FastStream app, migrations, streams, outbox
+relay, durable consumers, health, dead letters.
+
+``create_app()`` in each service builds a :class:`Service` and returns
+``service.app``; nothing connects at import or construction time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from nats.js.client import JetStreamContext
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import Principal, TokenVerifier
+from shared.contracts.common import Command, Empty, Health, Model, PageRequest
+from shared.db import UnitOfWork, make_engine, make_sessionmaker, migrate
+from shared.errors import NotFound
+from shared.logs import configure_logging
+from shared.messaging.consumer import ConsumerRunner, Subscription
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.rpc import RpcRouter
+from shared.messaging.streams import StreamSpec, ensure_stream
+from shared.messaging.tables import dead_letters
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Background = Callable[["Service"], Awaitable[None]]
+
+
+class DeadLetter(Model):
+    id: int
+    consumer: str
+    subject: str
+    message_id: str | None
+    error: str
+    deliveries: int
+    created_at: Any
+    replayed_at: Any | None
+
+
+class DeadLetterPage(Model):
+    items: list[DeadLetter]
+    next_cursor: str | None = None
+
+
+class DeadLetterList(PageRequest):
+    consumer: str | None = None
+    include_replayed: bool = False
+
+
+class DeadLetterReplay(Command):
+    id: int = Field(ge=1)
+
+
+class ReplayResult(Model):
+    id: int
+    replayed: bool
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        name: str,
+        queue: str,
+        settings: ServiceSettings,
+        alembic_ini: Path,
+        rpc: RpcRouter,
+        owned_streams: list[StreamSpec],
+        health_subject: str,
+        dead_letter_subjects: tuple[str, str] | None = None,
+        uow_class: type[UnitOfWork] = UnitOfWork,
+    ) -> None:
+        self.uow_class = uow_class
+        self.name = name
+        self.queue = queue
+        self.settings = settings
+        self.alembic_ini = alembic_ini
+        self.rpc = rpc
+        self.owned_streams = owned_streams
+        self.subscriptions: list[Subscription] = []
+        self.background: list[Background] = []
+        self.runners: dict[str, ConsumerRunner] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.relay: OutboxRelay | None = None
+        self.on_started: list[Callable[[], Awaitable[None]]] = []
+
+        self.verifier = TokenVerifier(settings.token_public_key)
+        self.broker = NatsBroker(
+            settings.nats_url,
+            name=f"{name}-service",
+            logger=None,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            graceful_timeout=10.0,
+        )
+        self._register_health(health_subject)
+        if dead_letter_subjects:
+            self._register_dead_letters(*dead_letter_subjects)
+        self.app = FastStream(self.broker, logger=None)
+        self.app.service_settings = settings  # type: ignore[attr-defined]
+        self.app.on_startup(self._startup)
+        self.app.after_startup(self._after_startup)
+        self.app.on_shutdown(self._shutdown)
+
+    # --- wiring -------------------------------------------------------------
+    def uow(self) -> UnitOfWork:
+        assert self.sessions is not None, "service not started"
+        relay = self.relay
+        return self.uow_class(self.sessions, relay.wake if relay else None)
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
+
+    def subscribe(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
+
+    def add_background(self, fn: Background) -> None:
+        self.background.append(fn)
+
+    # --- lifecycle ----------------------------------------------------------
+    async def _startup(self) -> None:
+        url = self.settings.service_database_url
+        if self.settings.migrate_on_start:
+            await migrate(self.alembic_ini, url)
+        self.engine = make_engine(url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.rpc.mount(self.broker, self.verifier, self.queue)
+
+    async def _after_startup(self) -> None:
+        js = self.js
+        for spec in self.owned_streams:
+            await ensure_stream(js, spec)
+        assert self.sessions is not None
+        self.relay = OutboxRelay(self.sessions, js, batch=self.settings.outbox_batch)
+        self._spawn(self.relay.run, "outbox-relay")
+        for sub in self.subscriptions:
+            runner = ConsumerRunner(sub, js, self.sessions, self.uow)
+            self.runners[sub.name] = runner
+            self._spawn(runner.run, f"consumer:{sub.name}")
+        for fn in self.background:
+            self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
+        for hook in self.on_started:
+            await hook()
+        log.info("%s service started", self.name)
+
+    def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run a long-lived task; if it crashes, log and start it again."""
+
+        async def guarded() -> None:
+            while True:
+                try:
+                    await factory()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("background task %s crashed; restarting", name)
+                    await asyncio.sleep(1.0)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def _shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    # --- built-in endpoints -------------------------------------------------
+    def _register_health(self, subject: str) -> None:
+        @self.rpc.endpoint(subject, Empty, Health, public=True, summary="Liveness and dependencies.")
+        async def health(cmd: Empty, principal: Principal | None) -> Health:
+            db = "ok"
+            try:
+                assert self.sessions is not None
+                async with self.sessions() as s:
+                    await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 2.0)
+            except Exception as exc:
+                db = f"error: {type(exc).__name__}"
+            broker = "ok" if self.broker.connection.is_connected else "disconnected"
+            consumers = {n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()}
+            status = "ok" if db == "ok" and broker == "ok" else "degraded"
+            return Health(
+                service=self.name,
+                version=self.settings.version,
+                status=status,
+                database=db,
+                broker=broker,
+                details={"consumers": consumers},
+            )
+
+    def _register_dead_letters(self, list_subject: str, replay_subject: str) -> None:
+        @self.rpc.endpoint(list_subject, DeadLetterList, DeadLetterPage, summary="(op) Dead letters.")
+        async def list_dead(cmd: DeadLetterList, principal: Principal | None) -> DeadLetterPage:
+            assert principal is not None and self.sessions is not None
+            principal.require_operator()
+            q = sa.select(dead_letters).order_by(dead_letters.c.id).limit(cmd.limit + 1)
+            if cmd.cursor:
+                q = q.where(dead_letters.c.id > int(cmd.cursor))
+            if cmd.consumer:
+                q = q.where(dead_letters.c.consumer == cmd.consumer)
+            if not cmd.include_replayed:
+                q = q.where(dead_letters.c.replayed_at.is_(None))
+            async with self.sessions() as s:
+                rows = (await s.execute(q)).all()
+            items = [DeadLetter.model_validate(r._asdict()) for r in rows[: cmd.limit]]
+            nxt = str(items[-1].id) if len(rows) > cmd.limit else None
+            return DeadLetterPage(items=items, next_cursor=nxt)
+
+        @self.rpc.endpoint(replay_subject, DeadLetterReplay, ReplayResult, summary="(op) Replay one.")
+        async def replay(cmd: DeadLetterReplay, principal: Principal | None) -> ReplayResult:
+            assert principal is not None and self.sessions is not None
+            principal.require_operator()
+            async with self.sessions() as s:
+                consumer = (
+                    await s.execute(sa.select(dead_letters.c.consumer).where(dead_letters.c.id == cmd.id))
+                ).scalar()
+            if consumer is None or consumer not in self.runners:
+                raise NotFound("No such dead letter.")
+            ok = await self.runners[consumer].replay(cmd.id)
+            return ReplayResult(id=cmd.id, replayed=ok)
+
+
+def run_app(create_app: Callable[[], FastStream]) -> None:
+    """Run a service in the foreground until SIGINT/SIGTERM."""
+    app = create_app()
+    settings = getattr(app, "service_settings", None)
+    configure_logging(getattr(settings, "service_name", "service"), getattr(settings, "log_level", "INFO"))
+    asyncio.run(app.run())

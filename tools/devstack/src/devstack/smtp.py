@@ -1,0 +1,65 @@
+"""A local SMTP server that keeps every message it receives in a Maildir
+(``<dir>/new/*``), where an operator or a test can read it."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class MaildirHandler:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(str(path), create=True)
+        self.fail_next = 0  # tests: answer the next N messages with a transient error
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return "451 4.3.0 Try again later"
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        self.box.add(raw)
+        return "250 OK"
+
+
+class MailServer:
+    def __init__(self, maildir: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.handler = MaildirHandler(maildir)
+        self.port = port
+        self.host = host
+        self.controller = Controller(self.handler, hostname=host, port=port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def messages(self) -> list[EmailMessage]:
+        box = mailbox.Maildir(str(self.handler.path), create=False)
+        out: list[EmailMessage] = []
+        for key in box.keys():
+            raw = box.get_bytes(key)
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            out.append(msg)  # type: ignore[arg-type]
+        return out
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages() if address.lower() in str(m.get("To", "")).lower()]
+
+
+def read_maildir(path: Path) -> list[dict[str, Any]]:
+    box = mailbox.Maildir(str(path), create=False)
+    return [
+        {"to": m["To"], "subject": m["Subject"], "date": m["Date"]}
+        for m in (email.message_from_bytes(box.get_bytes(k), policy=email.policy.default) for k in box.keys())
+    ]
