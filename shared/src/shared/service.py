@@ -139,7 +139,7 @@ class Service:
             await migrate(self.alembic_ini, url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
-        self.rpc.mount(self.broker, self.verifier, self.queue)
+        self.rpc.mount(self.broker, self.verifier, self.queue, self.settings.internal_key)
 
     async def _after_startup(self) -> None:
         js = self.js

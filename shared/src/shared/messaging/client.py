@@ -20,6 +20,7 @@ async def call(
     *,
     token: str | None = None,
     timeout: float = 5.0,
+    internal_key: str | None = None,
 ) -> dict[str, Any]:
     """Request/reply; raise the AppError an error reply carries."""
     if isinstance(payload, BaseModel):
@@ -29,6 +30,8 @@ async def call(
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if internal_key:
+        headers["X-Internal-Key"] = internal_key
     cid = correlation_id.get()
     if cid:
         headers["X-Correlation-Id"] = cid

@@ -9,6 +9,7 @@ answered before the handler runs; an unhandled exception becomes an
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from faststream.nats import NatsBroker, NatsMessage, NatsResponse
 from pydantic import BaseModel, ValidationError
 
 from shared.auth import Principal, TokenVerifier
-from shared.errors import AppError, Internal, ValidationFailed, field_error
+from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Endpoint:
     handler: Handler
     public: bool
     summary: str
+    internal: bool = False
 
 
 class RpcRouter:
@@ -90,6 +92,7 @@ class RpcRouter:
         self.service = service
         self.endpoints: dict[str, Endpoint] = {}
         self.verifier: TokenVerifier | None = None
+        self.internal_key = ""
 
     def endpoint(
         self,
@@ -98,20 +101,33 @@ class RpcRouter:
         reply: type[BaseModel] | None = None,
         *,
         public: bool = False,
+        internal: bool = False,
         summary: str = "",
     ) -> Callable[[Handler], Handler]:
+        """Register a handler. ``public``: no token needed. ``internal``: only other
+        services may call it (header ``X-Internal-Key`` = the deployment's
+        ``INTERNAL_KEY``), in addition to a valid token."""
         def register(fn: Handler) -> Handler:
-            if subject in self.endpoints:
+            if subject in self.endpoints:  # pragma: no cover
                 raise ValueError(f"{subject} registered twice")
             self.endpoints[subject] = Endpoint(
-                subject, request, reply, fn, public, summary or (fn.__doc__ or "").strip()
+                subject,
+                request,
+                reply,
+                fn,
+                public,
+                summary or (fn.__doc__ or "").strip(),
+                internal,
             )
             return fn
 
         return register
 
-    def mount(self, broker: NatsBroker, verifier: TokenVerifier, queue: str) -> None:
+    def mount(
+        self, broker: NatsBroker, verifier: TokenVerifier, queue: str, internal_key: str = ""
+    ) -> None:
         self.verifier = verifier
+        self.internal_key = internal_key
         for ep in self.endpoints.values():
             broker.subscriber(ep.subject, queue=queue, title=ep.subject, description=ep.summary)(
                 self._subscriber(ep)
@@ -131,6 +147,10 @@ class RpcRouter:
         started = time.perf_counter()
         try:
             principal = None
+            if ep.internal:
+                given = headers.get("X-Internal-Key", "")
+                if not self.internal_key or not hmac.compare_digest(given, self.internal_key):
+                    raise Forbidden("This subject is for the platform's own services.")
             if not ep.public:
                 assert self.verifier is not None
                 principal = self.verifier.from_headers(headers)
