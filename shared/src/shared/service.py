@@ -97,6 +97,7 @@ class Service:
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: OutboxRelay | None = None
         self.on_started: list[Callable[[], Awaitable[None]]] = []
+        self.started = False  # health says "starting" until every start-up hook has run
 
         self.verifier = TokenVerifier(settings.token_public_key)
         self.broker = NatsBroker(
@@ -156,6 +157,7 @@ class Service:
             self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
         for hook in self.on_started:
             await hook()
+        self.started = True
         log.info("%s service started", self.name)
 
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
@@ -175,6 +177,7 @@ class Service:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def _shutdown(self) -> None:
+        self.started = False
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -198,6 +201,8 @@ class Service:
             broker = "ok" if self.broker.connection.is_connected else "disconnected"
             consumers = {n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()}
             status = "ok" if db == "ok" and broker == "ok" else "degraded"
+            if not self.started:
+                status = "starting"
             return Health(
                 service=self.name,
                 version=self.settings.version,
