@@ -1,0 +1,1 @@
+"""Service scenarios (users.add throughput, invites due at once, engage import)."""
