@@ -40,7 +40,7 @@ lint: .venv ## ruff (lint and format check) and import-linter layer contracts
 
 .PHONY: types
 types: .venv ## mypy --strict on shared and each service
-	$(RUN) mypy shared/src services/account/src services/identity/src services/invite-scheduler/src services/engage-import/src tools/devstack/src
+	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack
 
 .PHONY: check
 check: lint types test ## Everything CI checks

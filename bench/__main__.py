@@ -17,9 +17,8 @@ from typing import Any
 import asyncpg
 import nats
 import psutil
-from nats.aio.client import Client
-
 from devstack.stack import Stack
+from nats.aio.client import Client
 
 Scenario = Callable[["Bench"], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {}
@@ -44,9 +43,13 @@ class Bench:
         self.nc = nc
         self._token: str | None = None
 
-    async def req(self, subject: str, body: dict[str, Any], token: str | None = None, timeout: float = 30) -> dict[str, Any]:
+    async def req(
+        self, subject: str, body: dict[str, Any], token: str | None = None, timeout: float = 30
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        msg = await self.nc.request(subject, json.dumps(body).encode(), timeout=timeout, headers=headers)
+        msg = await self.nc.request(
+            subject, json.dumps(body).encode(), timeout=timeout, headers=headers
+        )
         data: dict[str, Any] = json.loads(msg.data)
         if "error" in data:
             raise RuntimeError(f"{subject}: {data['error']}")
@@ -118,11 +121,15 @@ async def raw_insert_rate(database_url: str, n: int = 20000) -> float:
     """Rows/s of a plain asyncpg batched insert: the database baseline."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("CREATE TEMP TABLE bench_rows (id text primary key, email text, data jsonb)")
+        await conn.execute(
+            "CREATE TEMP TABLE bench_rows (id text primary key, email text, data jsonb)"
+        )
         rows = [(f"r{i}", f"u{i}@example.com", json.dumps({"i": i})) for i in range(n)]
         t = time.perf_counter()
         for i in range(0, n, 25):
-            await conn.executemany("INSERT INTO bench_rows VALUES ($1, $2, $3::jsonb)", rows[i : i + 25])
+            await conn.executemany(
+                "INSERT INTO bench_rows VALUES ($1, $2, $3::jsonb)", rows[i : i + 25]
+            )
         return n / (time.perf_counter() - t)
     finally:
         await conn.close()
@@ -136,7 +143,9 @@ async def main(selected: list[str]) -> None:
     stack.start_services()
     try:
         await stack.wait_healthy(60)
-        results: dict[str, Any] = {"startup": {"healthy_after_s": round(time.monotonic() - t0, 1), "target_s": 15}}
+        results: dict[str, Any] = {
+            "startup": {"healthy_after_s": round(time.monotonic() - t0, 1), "target_s": 15}
+        }
         results["baseline"] = {
             "asyncpg_insert_rows_per_s": round(await raw_insert_rate(stack.env["DATABASE_URL"]))
         }
@@ -159,5 +168,5 @@ if __name__ == "__main__":
     import bench.scenarios  # noqa: F401  (registers the service scenarios)
 
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("scenarios", nargs="*", help=f"any of the registered scenarios")
+    parser.add_argument("scenarios", nargs="*", help="any of the registered scenarios")
     asyncio.run(main(parser.parse_args().scenarios))

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 async def test_make_run_brings_the_stack_up_and_stops_it(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "SMTP_HOST")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "SMTP_HOST")
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "devstack", "run", "--dir", str(tmp_path / "stack")],
         stdout=subprocess.PIPE,
@@ -47,7 +49,12 @@ async def test_make_run_brings_the_stack_up_and_stops_it(tmp_path: Path) -> None
         assert op, text
         nc = await nats.connect(nats_url)
         try:
-            for subject in ("account.v1.health", "identity.v1.health", "invites.v1.health", "engage.v1.health"):
+            for subject in (
+                "account.v1.health",
+                "identity.v1.health",
+                "invites.v1.health",
+                "engage.v1.health",
+            ):
                 msg = await nc.request(subject, b"{}", timeout=5)
                 assert json.loads(msg.data)["status"] == "ok"
             msg = await nc.request(
@@ -63,5 +70,7 @@ async def test_make_run_brings_the_stack_up_and_stops_it(tmp_path: Path) -> None
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    gone, alive = psutil.wait_procs([psutil.Process(p) for p in children if psutil.pid_exists(p)], timeout=20)
+    _gone, alive = psutil.wait_procs(
+        [psutil.Process(p) for p in children if psutil.pid_exists(p)], timeout=20
+    )
     assert not alive, f"left running: {alive}"

@@ -58,7 +58,11 @@ async def test_outbox_event_is_published_after_commit_with_its_id(system: System
     async def marked() -> bool:
         assert svc.sessions is not None
         async with svc.sessions() as s:
-            at = (await s.execute(sa.select(outbox.c.published_at).where(outbox.c.event_id == ev.event.id))).scalar()
+            at = (
+                await s.execute(
+                    sa.select(outbox.c.published_at).where(outbox.c.event_id == ev.event.id)
+                )
+            ).scalar()
         return at is not None
 
     await eventually(marked)
@@ -78,7 +82,9 @@ async def test_nothing_is_published_when_the_transaction_rolls_back(system: Syst
     assert [json.loads(m.data)["data"]["n"] for m in msgs] == [2]
     assert svc.sessions is not None
     async with svc.sessions() as s:
-        count = (await s.execute(sa.select(sa.func.count()).where(outbox.c.event_id == ev.event.id))).scalar()
+        count = (
+            await s.execute(sa.select(sa.func.count()).where(outbox.c.event_id == ev.event.id))
+        ).scalar()
     assert count == 0
 
 
@@ -94,7 +100,9 @@ async def test_relay_crash_between_publish_and_mark_is_deduplicated(system: Syst
     await eventually(lambda: stream_messages(svc, subject))
     assert svc.sessions is not None and svc.relay is not None
     async with svc.sessions() as s, s.begin():
-        await s.execute(sa.update(outbox).where(outbox.c.event_id == ev.event.id).values(published_at=None))
+        await s.execute(
+            sa.update(outbox).where(outbox.c.event_id == ev.event.id).values(published_at=None)
+        )
     svc.relay.wake()
     await asyncio.sleep(0.5)
     msgs = await stream_messages(svc, subject)
@@ -116,7 +124,9 @@ class Recorder:
         self.seen.append(d.message_id)
 
 
-async def start_runner(svc: Service, subject: str, handler: Recorder, **kw: Any) -> tuple[ConsumerRunner, asyncio.Task[None]]:
+async def start_runner(
+    svc: Service, subject: str, handler: Recorder, **kw: Any
+) -> tuple[ConsumerRunner, asyncio.Task[None]]:
     sub = Subscription(
         name=f"test-{uuid.uuid4().hex[:10]}",
         stream="EVENTS_ACCOUNT",
@@ -132,7 +142,9 @@ async def start_runner(svc: Service, subject: str, handler: Recorder, **kw: Any)
 
 
 async def publish(svc: Service, subject: str, event: CloudEvent, msg_id: str | None = None) -> None:
-    await svc.js.publish(subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or event.id})
+    await svc.js.publish(
+        subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or event.id}
+    )
 
 
 async def test_inbox_drops_a_republished_event(system: System) -> None:
@@ -150,13 +162,17 @@ async def test_inbox_drops_a_republished_event(system: System) -> None:
         assert rec.seen == [ev.id]
         assert svc.sessions is not None
         async with svc.sessions() as s:
-            rows = (await s.execute(sa.select(inbox).where(inbox.c.consumer == runner.sub.name))).all()
+            rows = (
+                await s.execute(sa.select(inbox).where(inbox.c.consumer == runner.sub.name))
+            ).all()
         assert len(rows) == 1
     finally:
         task.cancel()
 
 
-async def test_redelivery_after_a_lost_ack_changes_nothing(system: System, monkeypatch: Any) -> None:
+async def test_redelivery_after_a_lost_ack_changes_nothing(
+    system: System, monkeypatch: Any
+) -> None:
     """The effect committed but the ack never reached the server (crash): JetStream
     redelivers after ack_wait, the inbox recognises it, it is acked, once."""
     svc = account_service(system)
@@ -202,7 +218,9 @@ async def test_transient_failure_is_retried_then_succeeds(system: System) -> Non
         task.cancel()
 
 
-async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(system: System) -> None:
+async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(
+    system: System,
+) -> None:
     svc = account_service(system)
     subject = fresh_subject()
     rec = Recorder()
@@ -222,10 +240,15 @@ async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(sys
             return page["items"] if len(page["items"]) == 2 else []
 
         items = await eventually(listed)
-        assert {i["error"].split(":")[0] for i in items} == {"this message can never succeed", "payload is not JSON"}
+        assert {i["error"].split(":")[0] for i in items} == {
+            "this message can never succeed",
+            "payload is not JSON",
+        }
         poisoned = next(i for i in items if i["message_id"] == ev.id)
         rec.poison = False
-        result = await system.call("account.v1.dead_letters.replay", {"id": poisoned["id"]}, token=token)
+        result = await system.call(
+            "account.v1.dead_letters.replay", {"id": poisoned["id"]}, token=token
+        )
         assert result == {"id": poisoned["id"], "replayed": True}
         assert rec.seen == [ev.id]
         # only operators may see dead letters
@@ -236,7 +259,8 @@ async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(sys
             left = (
                 await s.execute(
                     sa.select(sa.func.count()).where(
-                        dead_letters.c.consumer == runner.sub.name, dead_letters.c.replayed_at.is_(None)
+                        dead_letters.c.consumer == runner.sub.name,
+                        dead_letters.c.replayed_at.is_(None),
                     )
                 )
             ).scalar()

@@ -59,7 +59,9 @@ async def test_identity_keeps_the_facts_of_a_new_account(system: System) -> None
 
 
 async def test_bad_json_is_a_validation_error_with_headers(system: System) -> None:
-    reply = await system.raw("account.v1.accounts.get", b"{not json", token=await system.operator_token())
+    reply = await system.raw(
+        "account.v1.accounts.get", b"{not json", token=await system.operator_token()
+    )
     assert reply.error_code == "validation_failed"
     assert reply.headers["Nats-Service-Error-Code"] == "400"
     assert reply.headers["Nats-Service-Error"]
@@ -84,7 +86,9 @@ async def test_missing_token_is_unauthenticated(system: System) -> None:
 
 
 async def test_garbage_token_is_unauthenticated(system: System) -> None:
-    reply = await system.raw("account.v1.accounts.get", {"account_id": "acc_x"}, token="abc.def.ghi")
+    reply = await system.raw(
+        "account.v1.accounts.get", {"account_id": "acc_x"}, token="abc.def.ghi"
+    )
     assert reply.error_code == "unauthenticated"
 
 
@@ -112,7 +116,9 @@ async def test_account_admin_cannot_use_operator_subjects(system: System) -> Non
 
 async def test_wrong_password_is_a_generic_failure(system: System) -> None:
     for email in (system.operator_email, f"nobody-{uid()}@example.com"):
-        reply = await system.raw("identity.v1.auth.login", {"email": email, "password": "wrong-password"})
+        reply = await system.raw(
+            "identity.v1.auth.login", {"email": email, "password": "wrong-password"}
+        )
         assert reply.error_code == "unauthenticated"
         assert reply.body["error"]["message"] == "The email or password is not correct."
 

@@ -50,7 +50,9 @@ def provide(tmp: Path) -> Iterator[Infra]:
                     nats = stack.enter_context(
                         DockerContainer("nats:2.12").with_command("-js").with_exposed_ports(4222)
                     )
-                    nats_url = f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}"
+                    nats_url = (
+                        f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}"
+                    )
                     how.append("nats:testcontainers")
                 if not db_url:
                     pg = stack.enter_context(PostgresContainer("postgres:16", driver=None))

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from devstack.ports import free_port
+from devstack.smtp import MailServer
 from nats.aio.client import Client
 from shared.auth import Perm, TokenSigner, generate_keypair
 from shared.errors import AppError
 from shared.messaging.client import call
 from shared.service import Service
-
-from devstack.ports import free_port
-from devstack.smtp import MailServer
 
 
 def uid(prefix: str = "t") -> str:
@@ -140,15 +139,24 @@ class System:
 
     # --- calling -------------------------------------------------------------
     async def call(
-        self, subject: str, payload: dict[str, Any] | None = None, *, token: str | None = None,
+        self,
+        subject: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
         assert self.nc is not None
         return await call(self.nc, subject, payload or {}, token=token, timeout=timeout)
 
     async def raw(
-        self, subject: str, data: bytes | dict[str, Any], *, token: str | None = None,
-        headers: dict[str, str] | None = None, timeout: float = 10.0,
+        self,
+        subject: str,
+        data: bytes | dict[str, Any],
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
     ) -> Reply:
         assert self.nc is not None
         body = data if isinstance(data, bytes) else json.dumps(data).encode()
@@ -159,7 +167,12 @@ class System:
         return Reply(json.loads(msg.data) if msg.data else {}, dict(msg.headers or {}))
 
     async def expect_error(
-        self, code: str, subject: str, payload: dict[str, Any] | None = None, *, token: str | None = None
+        self,
+        code: str,
+        subject: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
     ) -> AppError:
         try:
             await self.call(subject, payload, token=token)
@@ -190,7 +203,9 @@ class System:
 
     async def create_account(self, **fields: Any) -> dict[str, Any]:
         payload = {"name": f"Acme {uid()}", "country": "US", "plan": "ultra"} | fields
-        return await self.call("account.v1.accounts.create", payload, token=await self.operator_token())
+        return await self.call(
+            "account.v1.accounts.create", payload, token=await self.operator_token()
+        )
 
 
 def new_system(nats_url: str, database_url: str, tmp: Path) -> System:

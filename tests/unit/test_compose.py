@@ -34,7 +34,9 @@ def _modules(command: list[str] | str) -> list[str]:
 
 def test_every_service_command_runs_a_module_that_exists() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
-    ours = {n: s for n, s in spec["services"].items() if s.get("image", "").startswith("provisioning")}
+    ours = {
+        n: s for n, s in spec["services"].items() if s.get("image", "").startswith("provisioning")
+    }
     assert {"account", "identity", "invite-scheduler", "engage-import", "keys"} <= set(ours)
     for name, svc in ours.items():
         modules = _modules(svc["command"])
@@ -43,11 +45,15 @@ def test_every_service_command_runs_a_module_that_exists() -> None:
             found = importlib.util.find_spec(module)
             assert found is not None, f"{name}: module {module} does not exist"
             if found.submodule_search_locations:  # a package: it needs a __main__
-                assert importlib.util.find_spec(f"{module}.__main__"), f"{name}: {module} has no __main__"
+                assert importlib.util.find_spec(f"{module}.__main__"), (
+                    f"{name}: {module} has no __main__"
+                )
         hc = svc.get("healthcheck", {}).get("test")
         if hc:
             for module in _modules(hc):
-                assert importlib.util.find_spec(module), f"{name}: health check module {module} missing"
+                assert importlib.util.find_spec(module), (
+                    f"{name}: health check module {module} missing"
+                )
 
 
 def test_each_service_reaches_only_its_own_database() -> None:
@@ -61,4 +67,7 @@ def test_each_service_reaches_only_its_own_database() -> None:
         url = spec["services"][name]["environment"][f"{prefix}_DATABASE_URL"]
         assert url == f"postgresql://{db}:{db}@postgres:5432/{db}"
     init = (ROOT / "deploy/postgres/init.sql").read_text()
-    assert "REVOKE ALL ON DATABASE account, identity, invite_scheduler, engage_import FROM PUBLIC" in init
+    assert (
+        "REVOKE ALL ON DATABASE account, identity, invite_scheduler, engage_import FROM PUBLIC"
+        in init
+    )

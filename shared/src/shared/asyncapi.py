@@ -19,7 +19,12 @@ from shared.contracts.events import CloudEvent
 SERVICES = [
     ("account", "account.main", "account.config", "AccountConfig"),
     ("identity", "identity.main", "identity.config", "IdentityConfig"),
-    ("invite-scheduler", "invite_scheduler.main", "invite_scheduler.config", "InviteSchedulerConfig"),
+    (
+        "invite-scheduler",
+        "invite_scheduler.main",
+        "invite_scheduler.config",
+        "InviteSchedulerConfig",
+    ),
     ("engage-import", "engage_import.main", "engage_import.config", "EngageImportConfig"),
 ]
 
@@ -63,10 +68,16 @@ def build() -> dict[str, Any]:
         for ep in sorted(svc.rpc.endpoints.values(), key=lambda e: e.subject):
             k = _key(ep.subject)
             req_name = f"{k}_request"
-            messages[req_name] = {"name": ep.request.__name__, "payload": _schema(ep.request, schemas)}
+            messages[req_name] = {
+                "name": ep.request.__name__,
+                "payload": _schema(ep.request, schemas),
+            }
             reply_msgs = [{"$ref": "#/components/messages/ErrorReply"}]
             if ep.reply is not None:
-                messages[f"{k}_reply"] = {"name": ep.reply.__name__, "payload": _schema(ep.reply, schemas)}
+                messages[f"{k}_reply"] = {
+                    "name": ep.reply.__name__,
+                    "payload": _schema(ep.reply, schemas),
+                }
                 reply_msgs.insert(0, {"$ref": f"#/components/messages/{k}_reply"})
             channels[k] = {
                 "address": ep.subject,
@@ -86,22 +97,35 @@ def build() -> dict[str, Any]:
     event_ref = _schema(CloudEvent, schemas)
     for name in dir(s):
         value = getattr(s, name)
-        if isinstance(value, str) and value.startswith(("events.", "ingest.")) and not value.endswith(">"):
+        if (
+            isinstance(value, str)
+            and value.startswith(("events.", "ingest."))
+            and not value.endswith(">")
+        ):
             k = _key(value)
-            messages[k] = {"name": value, "payload": event_ref, "headers": {
-                "type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}}}
-            channels[k] = {"address": value, "messages": {"event": {"$ref": f"#/components/messages/{k}"}}}
+            messages[k] = {
+                "name": value,
+                "payload": event_ref,
+                "headers": {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}},
+            }
+            channels[k] = {
+                "address": value,
+                "messages": {"event": {"$ref": f"#/components/messages/{k}"}},
+            }
             operations[f"publish_{k}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{k}"},
-                "summary": "JetStream event (CloudEvents envelope); payloads in docs/internal-contract.md",
+                "summary": "JetStream event (CloudEvents envelope); "
+                "payloads in docs/internal-contract.md",
             }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Account and user provisioning",
             "version": "1.0.0",
-            "description": "Request/reply subjects of the four services and their JetStream events.",
+            "description": (
+                "Request/reply subjects of the four services and their JetStream events."
+            ),
         },
         "defaultContentType": "application/json",
         "servers": {"nats": {"host": "localhost:4222", "protocol": "nats"}},

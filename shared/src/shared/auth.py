@@ -195,7 +195,10 @@ class TokenSigner:
 def service_token(signer_key: str, service: str, ttl_seconds: int = 300) -> str:
     """An operator-scoped token one service may use to call another (identity only)."""
     token, _ = TokenSigner(signer_key).mint(
-        user_id=f"service:{service}", account_id=None, permissions=Perm.ALL, operator=True,
+        user_id=f"service:{service}",
+        account_id=None,
+        permissions=Perm.ALL,
+        operator=True,
         ttl_seconds=ttl_seconds,
     )
     return token

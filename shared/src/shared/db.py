@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from types import TracebackType
@@ -51,10 +52,8 @@ async def ensure_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await conn.close()
 
@@ -97,7 +96,9 @@ class UnitOfWork:
     relay is woken once the transaction has committed.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_commit: object = None) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], on_commit: object = None
+    ) -> None:
         self._sessions = sessions
         self._on_commit = on_commit
         self.session: AsyncSession

@@ -22,7 +22,9 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 
 
-def field_error(field: str, message: str, *, index: int | None = None, **extra: Any) -> dict[str, Any]:
+def field_error(
+    field: str, message: str, *, index: int | None = None, **extra: Any
+) -> dict[str, Any]:
     """One entry of ``details.errors``: the field path, a message, the bulk entry index."""
     err: dict[str, Any] = {"field": field, "message": message}
     if index is not None:

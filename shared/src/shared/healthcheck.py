@@ -13,7 +13,9 @@ async def check(subject: str) -> int:
     import nats
 
     try:
-        nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), connect_timeout=2)
+        nc = await nats.connect(
+            os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), connect_timeout=2
+        )
     except Exception:
         return 1
     try:

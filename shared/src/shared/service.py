@@ -189,7 +189,9 @@ class Service:
 
     # --- built-in endpoints -------------------------------------------------
     def _register_health(self, subject: str) -> None:
-        @self.rpc.endpoint(subject, Empty, Health, public=True, summary="Liveness and dependencies.")
+        @self.rpc.endpoint(
+            subject, Empty, Health, public=True, summary="Liveness and dependencies."
+        )
         async def health(cmd: Empty, principal: Principal | None) -> Health:
             db = "ok"
             try:
@@ -199,7 +201,9 @@ class Service:
             except Exception as exc:
                 db = f"error: {type(exc).__name__}"
             broker = "ok" if self.broker.connection.is_connected else "disconnected"
-            consumers = {n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()}
+            consumers = {
+                n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()
+            }
             status = "ok" if db == "ok" and broker == "ok" else "degraded"
             if not self.started:
                 status = "starting"
@@ -213,7 +217,9 @@ class Service:
             )
 
     def _register_dead_letters(self, list_subject: str, replay_subject: str) -> None:
-        @self.rpc.endpoint(list_subject, DeadLetterList, DeadLetterPage, summary="(op) Dead letters.")
+        @self.rpc.endpoint(
+            list_subject, DeadLetterList, DeadLetterPage, summary="(op) Dead letters."
+        )
         async def list_dead(cmd: DeadLetterList, principal: Principal | None) -> DeadLetterPage:
             assert principal is not None and self.sessions is not None
             principal.require_operator()
@@ -230,13 +236,17 @@ class Service:
             nxt = str(items[-1].id) if len(rows) > cmd.limit else None
             return DeadLetterPage(items=items, next_cursor=nxt)
 
-        @self.rpc.endpoint(replay_subject, DeadLetterReplay, ReplayResult, summary="(op) Replay one.")
+        @self.rpc.endpoint(
+            replay_subject, DeadLetterReplay, ReplayResult, summary="(op) Replay one."
+        )
         async def replay(cmd: DeadLetterReplay, principal: Principal | None) -> ReplayResult:
             assert principal is not None and self.sessions is not None
             principal.require_operator()
             async with self.sessions() as s:
                 consumer = (
-                    await s.execute(sa.select(dead_letters.c.consumer).where(dead_letters.c.id == cmd.id))
+                    await s.execute(
+                        sa.select(dead_letters.c.consumer).where(dead_letters.c.id == cmd.id)
+                    )
                 ).scalar()
             if consumer is None or consumer not in self.runners:
                 raise NotFound("No such dead letter.")
@@ -248,5 +258,7 @@ def run_app(create_app: Callable[[], FastStream]) -> None:
     """Run a service in the foreground until SIGINT/SIGTERM."""
     app = create_app()
     settings = getattr(app, "service_settings", None)
-    configure_logging(getattr(settings, "service_name", "service"), getattr(settings, "log_level", "INFO"))
+    configure_logging(
+        getattr(settings, "service_name", "service"), getattr(settings, "log_level", "INFO")
+    )
     asyncio.run(app.run())

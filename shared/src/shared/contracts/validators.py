@@ -18,7 +18,9 @@ def _zones() -> frozenset[str]:
 
 @functools.cache
 def _countries() -> frozenset[str]:
-    return frozenset(t for t in Locale("en").territories if len(t) == 2 and t.isalpha())
+    return frozenset(
+        t for t in Locale("en").territories if isinstance(t, str) and len(t) == 2 and t.isalpha()
+    )
 
 
 def time_zone(value: str) -> str:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
-class Poison(Exception):  # noqa: N818
+class Poison(Exception):
     """The message can never succeed: dead-letter it now."""
 
 
@@ -106,7 +106,9 @@ class ConsumerRunner:
                 await self._js.stream_info(self.sub.stream)
                 return await self._bind(cfg)
             except NotFoundError:
-                log.info("waiting for stream %s", self.sub.stream, extra={"consumer": self.sub.name})
+                log.info(
+                    "waiting for stream %s", self.sub.stream, extra={"consumer": self.sub.name}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -194,12 +196,18 @@ class ConsumerRunner:
             await self._dead_letter(m, d, str(exc))
         except Exception as exc:
             if d.num_delivered >= self.sub.max_deliver:
-                log.exception("giving up after %d deliveries", d.num_delivered, extra={"consumer": self.sub.name})
+                log.exception(
+                    "giving up after %d deliveries",
+                    d.num_delivered,
+                    extra={"consumer": self.sub.name},
+                )
                 await self._dead_letter(m, d, f"{type(exc).__name__}: {exc}")
             else:
                 delay = RETRY_DELAYS[min(d.num_delivered - 1, len(RETRY_DELAYS) - 1)]
                 log.warning(
-                    "handler failed (%s); retry in %.0fs", exc, delay,
+                    "handler failed (%s); retry in %.0fs",
+                    exc,
+                    delay,
                     extra={"consumer": self.sub.name, "event_id": d.message_id},
                 )
                 await m.nak(delay=delay)
@@ -220,7 +228,9 @@ class ConsumerRunner:
                     deliveries=m.metadata.num_delivered,
                 )
             )
-        log.error("dead-lettered: %s", error, extra={"consumer": self.sub.name, "subject": m.subject})
+        log.error(
+            "dead-lettered: %s", error, extra={"consumer": self.sub.name, "subject": m.subject}
+        )
         with contextlib.suppress(Exception):
             await m.term()
 
@@ -228,7 +238,9 @@ class ConsumerRunner:
         """Run the handler again on a stored dead letter; True when it succeeded."""
         async with self._sessions() as session:
             row = (
-                await session.execute(sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id))
+                await session.execute(
+                    sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id)
+                )
             ).first()
         if row is None or row.consumer != self.sub.name:
             return False
@@ -238,7 +250,9 @@ class ConsumerRunner:
             if await claim(uow.session, self.sub.name, [d.message_id]):
                 await self.sub.handler(d, uow)
             await uow.session.execute(
-                sa.update(dead_letters).where(dead_letters.c.id == row.id).values(replayed_at=sa.func.now())
+                sa.update(dead_letters)
+                .where(dead_letters.c.id == row.id)
+                .values(replayed_at=sa.func.now())
             )
             await uow.commit()
         return True

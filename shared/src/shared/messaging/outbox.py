@@ -33,7 +33,9 @@ class OutboxEvent:
     event: CloudEvent
 
 
-def make_event(source: str, subject: str, data: dict[str, Any], *, key: str | None = None) -> OutboxEvent:
+def make_event(
+    source: str, subject: str, data: dict[str, Any], *, key: str | None = None
+) -> OutboxEvent:
     """An event for ``subject`` (``events.<service>.<resource>.<past-tense>``)."""
     type_ = subject.removeprefix("events.")
     return OutboxEvent(
@@ -119,14 +121,22 @@ class OutboxRelay:
                 ),
                 return_exceptions=True,
             )
-            done = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+            done = [
+                r.seq
+                for r, res in zip(rows, results, strict=True)
+                if not isinstance(res, BaseException)
+            ]
             failed = len(rows) - len(done)
             if failed:
                 first = next(res for res in results if isinstance(res, BaseException))
-                log.warning("outbox: %d of %d events not acknowledged: %r", failed, len(rows), first)
+                log.warning(
+                    "outbox: %d of %d events not acknowledged: %r", failed, len(rows), first
+                )
             if done:
                 await session.execute(
-                    sa.update(outbox).where(outbox.c.seq.in_(done)).values(published_at=sa.func.now())
+                    sa.update(outbox)
+                    .where(outbox.c.seq.in_(done))
+                    .values(published_at=sa.func.now())
                 )
             return len(done) if not failed else 0
 
@@ -138,6 +148,7 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 sa.delete(outbox).where(
-                    outbox.c.published_at.is_not(None), outbox.c.published_at < now - self._retention
+                    outbox.c.published_at.is_not(None),
+                    outbox.c.published_at < now - self._retention,
                 )
             )

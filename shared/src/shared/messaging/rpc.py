@@ -44,7 +44,9 @@ def loc_to_path(loc: tuple[int | str, ...]) -> tuple[str, int | None]:
     return path or "body", index
 
 
-def validation_error(exc: ValidationError, message: str = "The request is not valid.") -> ValidationFailed:
+def validation_error(
+    exc: ValidationError, message: str = "The request is not valid."
+) -> ValidationFailed:
     errors = []
     for e in exc.errors(include_url=False, include_input=False):
         path, index = loc_to_path(tuple(e["loc"]))
@@ -107,6 +109,7 @@ class RpcRouter:
         """Register a handler. ``public``: no token needed. ``internal``: only other
         services may call it (header ``X-Internal-Key`` = the deployment's
         ``INTERNAL_KEY``), in addition to a valid token."""
+
         def register(fn: Handler) -> Handler:
             if subject in self.endpoints:  # pragma: no cover
                 raise ValueError(f"{subject} registered twice")
@@ -140,7 +143,9 @@ class RpcRouter:
         on_request.__name__ = "on_" + ep.subject.replace(".", "_")
         return on_request
 
-    async def dispatch(self, ep: Endpoint, data: bytes, headers: dict[str, str] | None) -> NatsResponse:
+    async def dispatch(
+        self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
+    ) -> NatsResponse:
         headers = headers or {}
         cid = headers.get("X-Correlation-Id") or uuid.uuid4().hex
         token = correlation_id.set(cid)
@@ -171,7 +176,12 @@ class RpcRouter:
             return ok_response(result)
         except AppError as err:
             if err.code == "internal":
-                log.error("internal error on %s: %s", ep.subject, err.message, extra={"subject": ep.subject})
+                log.error(
+                    "internal error on %s: %s",
+                    ep.subject,
+                    err.message,
+                    extra={"subject": ep.subject},
+                )
             return error_response(err)
         except Exception:
             log.exception("unhandled error on %s", ep.subject, extra={"subject": ep.subject})
@@ -182,6 +192,9 @@ class RpcRouter:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "handled",
-                    extra={"subject": ep.subject, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                    extra={
+                        "subject": ep.subject,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
                 )
             correlation_id.reset(token)

@@ -16,7 +16,9 @@ outbox = sa.Table(
     sa.Column("event_id", sa.String(64), nullable=False, unique=True),
     sa.Column("subject", sa.String(255), nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -25,7 +27,9 @@ inbox = sa.Table(
     metadata,
     sa.Column("consumer", sa.String(100), primary_key=True),
     sa.Column("message_id", sa.String(200), primary_key=True),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 
 dead_letters = sa.Table(
@@ -39,7 +43,9 @@ dead_letters = sa.Table(
     sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("deliveries", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -52,7 +58,9 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("event_id", sa.String(64), nullable=False, unique=True),
         sa.Column("subject", sa.String(255), nullable=False),
         sa.Column("payload", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index(
@@ -65,7 +73,9 @@ def create_messaging_tables(op: Any) -> None:
         "inbox",
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("message_id", sa.String(200), primary_key=True),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_table(
         "dead_letters",
@@ -77,7 +87,9 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("deliveries", sa.Integer, nullable=False, server_default="1"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
     )
 

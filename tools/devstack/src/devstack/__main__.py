@@ -30,21 +30,22 @@ def run(root: Path) -> int:
         asyncio.run(stack.wait_healthy())
         env = stack.env
         took = time.monotonic() - started
+        maildir = f"{stack.maildir}/new" if stack.maildir else "(external server)"
         print(
             f"""
 The provisioning stack is up ({took:.1f}s).
 
-  NATS        {env['NATS_URL']}
-  PostgreSQL  {env['DATABASE_URL']}   (databases: account, identity, invite_scheduler, engage_import)
-  SMTP        {env['SMTP_HOST']}:{env['SMTP_PORT']}   mail kept in {stack.maildir or '(external server)'}/new
-  Logs        {root / 'logs'}/<service>.log
-  Services    {', '.join(SERVICES)}
+  NATS        {env["NATS_URL"]}
+  PostgreSQL  {env["DATABASE_URL"]}  (one database per service)
+  SMTP        {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   mail kept in {maildir}
+  Logs        {root / "logs"}/<service>.log
+  Services    {", ".join(SERVICES)}
 
-  Operator    {env['OPERATOR_EMAIL']}  /  {env['OPERATOR_PASSWORD']}
+  Operator    {env["OPERATOR_EMAIL"]}  /  {env["OPERATOR_PASSWORD"]}
 
 Try it (NATS CLI or `uv run python -m devstack req ...`):
-  nats --server {env['NATS_URL']} req identity.v1.auth.login \\
-    '{{"email": "{env['OPERATOR_EMAIL']}", "password": "{env['OPERATOR_PASSWORD']}"}}'
+  nats --server {env["NATS_URL"]} req identity.v1.auth.login \\
+    '{{"email": "{env["OPERATOR_EMAIL"]}", "password": "{env["OPERATOR_PASSWORD"]}"}}'
 
 Ctrl-C stops everything.""",
             flush=True,

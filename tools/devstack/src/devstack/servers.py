@@ -53,14 +53,21 @@ def start_nats(data_dir: Path, port: int | None = None, preferred: int = 4250) -
     log = data_dir / "nats.log"
     cmd = [
         _venv_bin("nats-server"),
-        "-a", "127.0.0.1",
-        "-p", str(port),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
         "-js",
-        "-sd", str(data_dir / "jetstream"),
-        "--server_name", f"devstack-{port}",
-        "-l", str(log),
+        "-sd",
+        str(data_dir / "jetstream"),
+        "--server_name",
+        f"devstack-{port}",
+        "-l",
+        str(log),
     ]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     wait_port(port)
     return Proc("nats", p, f"nats://127.0.0.1:{port}", log)
 
@@ -100,11 +107,13 @@ def start_postgres(data_dir: Path, port: int | None = None, preferred: int = 544
     pgdata = data_dir / "data"
     log = data_dir / "postgres.log"
     as_root = os.geteuid() == 0
-    drop: dict[str, object] = {}
+    uid: int | None = None
+    gid: int | None = None
+    groups: list[int] | None = None
     if as_root:
-        entry = _ensure_pg_user()
         # user, group and no supplementary groups: root's group must not apply
-        drop = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        entry = _ensure_pg_user()
+        uid, gid, groups = entry.pw_uid, entry.pw_gid, []
         _open_path_for(_pg_bin("postgres").parent.parent)
         for bindir in (_pg_bin("postgres").parent, _pg_bin("postgres").parent.parent / "lib"):
             for f in bindir.rglob("*"):
@@ -113,10 +122,21 @@ def start_postgres(data_dir: Path, port: int | None = None, preferred: int = 544
         os.chown(data_dir, entry.pw_uid, entry.pw_gid)
     if not (pgdata / "PG_VERSION").exists():
         r = subprocess.run(
-            [str(_pg_bin("initdb")), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "-E", "UTF8",
-             "--no-sync"],
+            [
+                str(_pg_bin("initdb")),
+                "-D",
+                str(pgdata),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
             capture_output=True,
-            **drop,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed: {r.stderr.decode(errors='replace')[-2000:]}")
@@ -135,17 +155,26 @@ def start_postgres(data_dir: Path, port: int | None = None, preferred: int = 544
     p = subprocess.Popen(
         [
             str(_pg_bin("postgres")),
-            "-D", str(pgdata),
-            "-p", str(port),
-            "-h", "127.0.0.1",
-            "-k", str(data_dir),
-            "-c", "max_connections=300",
-            "-c", "fsync=on",
-            "-c", "shared_buffers=128MB",
+            "-D",
+            str(pgdata),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(data_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "fsync=on",
+            "-c",
+            "shared_buffers=128MB",
         ],
         stdout=logf,
         stderr=logf,
-        **drop,  # type: ignore[arg-type]
+        user=uid,
+        group=gid,
+        extra_groups=groups,
         start_new_session=True,
     )
     wait_port(port, 30)

@@ -21,7 +21,7 @@ class MaildirHandler:
         self.box = mailbox.Maildir(str(path), create=True)
         self.fail_next = 0  # tests: answer the next N messages with a transient error
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 4.3.0 Try again later"
@@ -47,10 +47,10 @@ class MailServer:
     def messages(self) -> list[EmailMessage]:
         box = mailbox.Maildir(str(self.handler.path), create=False)
         out: list[EmailMessage] = []
-        for key in box.keys():
+        for key in box.iterkeys():
             raw = box.get_bytes(key)
             msg = email.message_from_bytes(raw, policy=email.policy.default)
-            out.append(msg)  # type: ignore[arg-type]
+            out.append(msg)  # type: ignore[arg-type,unused-ignore]
         return out
 
     def messages_to(self, address: str) -> list[EmailMessage]:
@@ -61,5 +61,8 @@ def read_maildir(path: Path) -> list[dict[str, Any]]:
     box = mailbox.Maildir(str(path), create=False)
     return [
         {"to": m["To"], "subject": m["Subject"], "date": m["Date"]}
-        for m in (email.message_from_bytes(box.get_bytes(k), policy=email.policy.default) for k in box.keys())
+        for m in (
+            email.message_from_bytes(box.get_bytes(k), policy=email.policy.default)
+            for k in box.iterkeys()
+        )
     ]

@@ -75,13 +75,20 @@ class Stack:
         priv, pub = generate_keypair()
         keys = _load_or_create(
             self.root / "keys.json",
-            {"TOKEN_PRIVATE_KEY": priv, "TOKEN_PUBLIC_KEY": pub, "INTERNAL_KEY": secrets.token_urlsafe(32)},
+            {
+                "TOKEN_PRIVATE_KEY": priv,
+                "TOKEN_PUBLIC_KEY": pub,
+                "INTERNAL_KEY": secrets.token_urlsafe(32),
+            },
         )
         for k, v in keys.items():
             env[k] = os.environ.get(k, v)
         op = _load_or_create(
             self.root / "operator.json",
-            {"OPERATOR_EMAIL": "operator@example.com", "OPERATOR_PASSWORD": secrets.token_urlsafe(18)},
+            {
+                "OPERATOR_EMAIL": "operator@example.com",
+                "OPERATOR_PASSWORD": secrets.token_urlsafe(18),
+            },
         )
         for k, v in op.items():
             env[k] = os.environ.get(k, v)
@@ -99,7 +106,11 @@ class Stack:
         logf = open(logs / f"{name}.log", "ab")  # noqa: SIM115
         child_env = {**os.environ, **self.env}
         self.services[name] = subprocess.Popen(
-            [sys.executable, "-m", module], env=child_env, stdout=logf, stderr=logf, start_new_session=True
+            [sys.executable, "-m", module],
+            env=child_env,
+            stdout=logf,
+            stderr=logf,
+            start_new_session=True,
         )
 
     def start_services(self) -> None:
