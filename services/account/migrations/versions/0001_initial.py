@@ -28,8 +28,12 @@ def upgrade() -> None:
         sa.Column("multi_site", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("extension_length", sa.Integer, nullable=False, server_default="4"),
         sa.Column("settings", JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index("ix_accounts_name_lower", "accounts", [sa.text("lower(name)")])
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from faststream import FastStream
-from shared import subjects as s
-from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
 from shared.service import Service
 
+from account.adapters.identity_client import AccountRpcRouter
 from account.adapters.uow import AccountUnitOfWork
 from account.config import AccountConfig
 from account.entrypoints import register
+from shared import subjects as s
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -28,7 +28,7 @@ STREAMS = [
 
 def build_service(config: AccountConfig | None = None) -> Service:
     config = config or AccountConfig()
-    rpc = RpcRouter("account")
+    rpc = AccountRpcRouter("account")
     svc = Service(
         name="account",
         queue=s.ACCOUNT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from shared.contracts import validators as v
 from shared.contracts.common import Command, Id, Model, Name, PageRequest
@@ -120,8 +120,314 @@ class AccountFacts(Model):
     default_language: str
     regional_format: str
     user_types: list[str]
+    status_reason: str | None = None
+    version: int = 1
 
     @field_validator("user_types", mode="before")
     @classmethod
     def _types(cls, value: Any) -> Any:
         return list(value)
+
+
+# --- plans -------------------------------------------------------------------
+
+
+class ListPlans(Command):
+    pass
+
+
+class PlanView(Model):
+    plan: str
+    name: str
+    description: str
+    user_types: list[str]
+
+
+class PlanList(Model):
+    items: list[PlanView]
+
+
+# --- sites and cost centers ---------------------------------------------------
+
+SiteCode = Annotated[str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)]
+
+
+class CreateSite(Command):
+    account_id: Id
+    name: Name
+    code: SiteCode | None = None
+    time_zone: TimeZone | None = None
+
+
+class ListSites(PageRequest):
+    account_id: Id
+
+
+class Site(Model):
+    id: str
+    account_id: str
+    name: str
+    code: str | None = None
+    time_zone: str
+    created_at: Any = None
+
+
+class SitePage(Model):
+    items: list[Site]
+    next_cursor: str | None = None
+
+
+class CreateCostCenter(Command):
+    account_id: Id
+    name: Name
+
+
+class ListCostCenters(PageRequest):
+    account_id: Id
+
+
+class CostCenter(Model):
+    id: str
+    account_id: str
+    name: str
+    created_at: Any = None
+
+
+class CostCenterPage(Model):
+    items: list[CostCenter]
+    next_cursor: str | None = None
+
+
+# --- inventory, purchases, charges -------------------------------------------
+
+AreaCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,5}$")]
+DeviceModel = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+Quantity = Annotated[int, Field(ge=1, le=500)]
+Ref = int | str | None
+
+
+class LicenseItem(Command):
+    kind: Literal["license"]
+    user_type: UserType
+    quantity: Quantity = 1
+
+
+class NumberItem(Command):
+    kind: Literal["number"]
+    area_code: AreaCode | None = None
+    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class DeviceItem(Command):
+    kind: Literal["device"]
+    model: DeviceModel
+    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+PurchaseItem = Annotated[LicenseItem | NumberItem | DeviceItem, Field(discriminator="kind")]
+
+
+class PurchaseInventory(Command):
+    account_id: Id
+    items: list[PurchaseItem] = Field(min_length=1, max_length=20)
+    acknowledge_charges: bool = False
+
+
+class Charge(Model):
+    id: str
+    account_id: str
+    kind: str
+    item: str
+    quantity: int
+    unit_price: str
+    amount: str
+    currency: str
+    purchase_id: str | None = None
+    user_id: str | None = None
+    cycle: str | None = None
+    created_at: Any = None
+
+
+class Purchase(Model):
+    id: str
+    account_id: str
+    items: list[dict[str, Any]]
+    charges: list[Charge]
+    numbers: list[str] = Field(default_factory=list)
+    device_ids: list[str] = Field(default_factory=list)
+    total: str
+    currency: str
+    created_at: Any = None
+
+
+class ListCharges(PageRequest):
+    account_id: Id
+    kind: str | None = Field(default=None, max_length=40)
+
+
+class ChargePage(Model):
+    items: list[Charge]
+    next_cursor: str | None = None
+
+
+class GetInventory(Command):
+    account_id: Id
+
+
+class LicenseCount(Model):
+    user_type: str
+    total: int
+    allocated: int
+    free: int
+
+
+class NumberView(Model):
+    number: str
+    status: str
+    allocation_id: str | None = None
+
+
+class DeviceView(Model):
+    id: str
+    model: str
+    status: str
+    allocation_id: str | None = None
+
+
+class InventoryFree(Model):
+    licenses: dict[str, int]
+    numbers: int
+    devices: int
+
+
+class Inventory(Model):
+    account_id: str
+    licenses: list[LicenseCount]
+    numbers: list[NumberView]
+    devices: list[DeviceView]
+    free: InventoryFree
+
+
+# internal: identity reserves inventory for the users it adds
+
+
+class AllocLicense(Command):
+    kind: Literal["license"]
+    user_type: UserType
+    purchase: bool = False
+    ref: Ref = None
+
+
+class AllocNumber(Command):
+    kind: Literal["number"]
+    number: Annotated[str, AfterValidator(v.e164)] | None = None
+    purchase: bool = False
+    area_code: AreaCode | None = None
+    ref: Ref = None
+
+
+class AllocDevice(Command):
+    kind: Literal["device"]
+    device_id: Id | None = None
+    model: DeviceModel | None = None
+    purchase: bool = False
+    ref: Ref = None
+
+
+AllocItem = Annotated[AllocLicense | AllocNumber | AllocDevice, Field(discriminator="kind")]
+
+
+class Allocate(Command):
+    request_id: Id
+    account_id: Id
+    acknowledge_charges: bool = False
+    purchase_allowed: bool = False
+    items: list[AllocItem] = Field(default_factory=list, max_length=200)
+
+
+class Allocation(Model):
+    ref: Ref = None
+    kind: str
+    user_type: str | None = None
+    number: str | None = None
+    device_id: str | None = None
+    model: str | None = None
+    purchased: bool = False
+
+
+class AllocateReply(Model):
+    request_id: str
+    allocations: list[Allocation]
+    charges: list[Charge] = Field(default_factory=list)
+
+
+class Release(Command):
+    request_id: Id
+
+
+class ReleaseReply(Model):
+    request_id: str
+    released: bool
+
+
+# --- multi-account portals ---------------------------------------------------
+
+
+class CreatePortal(Command):
+    name: Name
+
+
+class Portal(Model):
+    id: str
+    name: str
+    owner_user_id: str
+    owner_account_id: str | None = None
+    linked_accounts: int = 0
+    created_at: Any = None
+
+
+class IssueLinkCode(Command):
+    account_id: Id
+
+
+class LinkCode(Model):
+    account_id: str
+    link_code: str
+    expires_at: Any
+
+
+class LinkAccount(Command):
+    portal_id: Id
+    account_id: Id
+    link_code: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class UnlinkAccount(Command):
+    portal_id: Id
+    account_id: Id
+
+
+class PortalOverviewRequest(Command):
+    portal_id: Id
+
+
+class PortalAccount(Model):
+    account_id: str
+    name: str
+    country: str
+    status: str
+    status_reason: str | None = None
+    service_status: str
+    users: int
+    pending_invites: int
+
+
+class PortalOverview(Model):
+    portal_id: str
+    name: str
+    accounts: list[PortalAccount]
+
+
+class SwitchAccount(Command):
+    portal_id: Id
+    account_id: Id
