@@ -119,23 +119,29 @@ class ConsumerRunner:
     async def run(self) -> None:
         psub = await self._subscribe()
         self.ready.set()
-        while True:
-            try:
-                msgs = await psub.fetch(self.sub.batch, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("fetch failed", extra={"consumer": self.sub.name})
-                await asyncio.sleep(1.0)
-                continue
-            try:
-                await self.process(msgs)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("batch failed", extra={"consumer": self.sub.name})
+        try:
+            while True:
+                try:
+                    msgs = await psub.fetch(self.sub.batch, timeout=1.0)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("fetch failed", extra={"consumer": self.sub.name})
+                    await asyncio.sleep(1.0)
+                    continue
+                try:
+                    await self.process(msgs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("batch failed", extra={"consumer": self.sub.name})
+        finally:
+            # an open pull subscription would hold the connection's drain for its full timeout
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
 
     def _decode(self, msg: Msg) -> Delivery | str:
         headers = dict(msg.headers or {})
