@@ -118,8 +118,22 @@ class TokenVerifier:
         if not public_key:
             raise ValueError("TOKEN_PUBLIC_KEY is not set")
         self._key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
+        # token -> (principal, expiry): a signature is checked once per token, not per request
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        hit = self._cache.get(token)
+        if hit is not None:
+            if hit[1] > time.time():
+                return hit[0]
+            del self._cache[token]
+        principal, exp = self._verify(token)
+        if len(self._cache) >= 10_000:
+            self._cache.clear()
+        self._cache[token] = (principal, exp)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -132,7 +146,7 @@ class TokenVerifier:
             raise Unauthenticated("The session has expired.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("The session token is not valid.") from exc
-        return Principal(
+        principal = Principal(
             user_id=str(claims["sub"]),
             account_id=claims.get("acc"),
             permissions=frozenset(claims.get("perms", [])),
@@ -141,6 +155,7 @@ class TokenVerifier:
             token_id=str(claims["jti"]),
             email=claims.get("email"),
         )
+        return principal, float(claims["exp"])
 
     def from_headers(self, headers: dict[str, str] | None) -> Principal:
         raw = ""

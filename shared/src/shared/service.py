@@ -157,6 +157,7 @@ class Service:
             self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
         for hook in self.on_started:
             await hook()
+        await self.rpc.start(self.broker.connection)
         self.started = True
         log.info("%s service started", self.name)
 
@@ -178,6 +179,7 @@ class Service:
 
     async def _shutdown(self) -> None:
         self.started = False
+        await self.rpc.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

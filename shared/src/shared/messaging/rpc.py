@@ -9,6 +9,8 @@ answered before the handler runs; an unhandled exception becomes an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -18,7 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from faststream.nats import NatsBroker, NatsMessage, NatsResponse
+from faststream.nats import NatsBroker, NatsResponse
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from shared.auth import Principal, TokenVerifier
@@ -95,6 +100,9 @@ class RpcRouter:
         self.endpoints: dict[str, Endpoint] = {}
         self.verifier: TokenVerifier | None = None
         self.internal_key = ""
+        self.queue = service
+        self._subs: list[Subscription] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def endpoint(
         self,
@@ -129,19 +137,46 @@ class RpcRouter:
     def mount(
         self, broker: NatsBroker, verifier: TokenVerifier, queue: str, internal_key: str = ""
     ) -> None:
+        """Bind the router to a service; :meth:`start` subscribes once connected."""
         self.verifier = verifier
         self.internal_key = internal_key
+        self.queue = queue
+
+    async def start(self, nc: Client, max_in_flight: int = 256) -> None:
+        """Serve every endpoint as a queue subscription on the broker's connection.
+
+        Requests are dispatched straight from the nats-py connection (one task per
+        request, at most ``max_in_flight`` at a time) rather than through
+        FastStream's per-message pipeline, which costs more than the rest of a
+        simple query put together; see docs/decisions.md."""
+        self._nc = nc
+        self._limit = asyncio.Semaphore(max_in_flight)
         for ep in self.endpoints.values():
-            broker.subscriber(ep.subject, queue=queue, title=ep.subject, description=ep.summary)(
-                self._subscriber(ep)
+
+            async def on_msg(msg: Msg, ep: Endpoint = ep) -> None:
+                task = asyncio.create_task(self._serve(ep, msg))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+
+            self._subs.append(
+                await nc.subscribe(ep.subject, queue=self.queue, cb=on_msg, pending_msgs_limit=65536)
             )
 
-    def _subscriber(self, ep: Endpoint) -> Callable[[NatsMessage], Awaitable[NatsResponse]]:
-        async def on_request(msg: NatsMessage) -> NatsResponse:
-            return await self.dispatch(ep, msg.raw_message.data, msg.raw_message.headers)
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking requests; let the ones in flight finish (and reply)."""
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight), timeout=timeout)
 
-        on_request.__name__ = "on_" + ep.subject.replace(".", "_")
-        return on_request
+    async def _serve(self, ep: Endpoint, msg: Msg) -> None:
+        async with self._limit:
+            response = await self.dispatch(ep, msg.data, msg.headers)
+        if msg.reply:
+            body = response.body if isinstance(response.body, bytes) else str(response.body).encode()
+            await self._nc.publish(msg.reply, body, headers=response.headers)
 
     async def dispatch(
         self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
