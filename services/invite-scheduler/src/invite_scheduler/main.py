@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from faststream import FastStream
-from shared import subjects as s
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
 from shared.service import Service
 
+from invite_scheduler.adapters.uow import InviteUnitOfWork
 from invite_scheduler.config import InviteSchedulerConfig
 from invite_scheduler.entrypoints import register
+from invite_scheduler.scheduler import Dispatcher
+from shared import subjects as s
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
-STREAMS = [StreamSpec(s.STREAM_INVITES, [s.EVENTS_INVITES_ALL], description="invite-scheduler service events")]
+STREAMS = [
+    StreamSpec(
+        s.STREAM_INVITES, [s.EVENTS_INVITES_ALL], description="invite-scheduler service events"
+    )
+]
+
+# The dispatcher of each built service (tests pause one to play "the scheduler is down").
+_dispatchers: weakref.WeakKeyDictionary[Service, Dispatcher] = weakref.WeakKeyDictionary()
+
+
+def dispatcher_of(svc: Service) -> Dispatcher:
+    return _dispatchers[svc]
 
 
 def build_service(config: InviteSchedulerConfig | None = None) -> Service:
@@ -29,9 +43,10 @@ def build_service(config: InviteSchedulerConfig | None = None) -> Service:
         rpc=rpc,
         owned_streams=STREAMS,
         health_subject=s.INVITES_HEALTH,
+        uow_class=InviteUnitOfWork,
         dead_letter_subjects=(s.INVITES_DEAD_LETTERS_LIST, s.INVITES_DEAD_LETTERS_REPLAY),
     )
-    register(rpc, svc, config)
+    _dispatchers[svc] = register(rpc, svc, config)
     return svc
 
 

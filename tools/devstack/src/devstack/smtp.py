@@ -17,7 +17,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 class MaildirHandler:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.mkdir(parents=True, exist_ok=True)
+        for sub in ("cur", "new", "tmp"):  # Maildir(create=True) skips them if path exists
+            (path / sub).mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(str(path), create=True)
         self.fail_next = 0  # tests: answer the next N messages with a transient error
 

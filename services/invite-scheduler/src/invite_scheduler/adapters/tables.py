@@ -3,3 +3,83 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+LIVE_STATUSES = "status IN ('Scheduled', 'Sent')"
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("local_send_at", sa.String(19), nullable=True),
+    sa.Column("time_zone", sa.String(64), nullable=True),
+    # when the scheduler next acts on it: send_at, or the time of the next retry
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    # a replica that claimed it for sending holds it until then
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_id", sa.String(64), nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Index("ix_invites_account_id", "account_id", "id"),
+    sa.Index(
+        "ux_invites_live_user", "user_id", unique=True, postgresql_where=sa.text(LIVE_STATUSES)
+    ),
+    sa.Index("ix_invites_due", "due_at", postgresql_where=sa.text("status = 'Scheduled'")),
+    sa.Index("ix_invites_expiring", "expires_at", postgresql_where=sa.text("status = 'Sent'")),
+)
+
+# Activation tokens, only as their SHA-256; one row per link ever mailed, so an old
+# link answers "revoked" or "used" rather than "invalid".
+invite_tokens = sa.Table(
+    "invite_tokens",
+    metadata,
+    sa.Column("token_hash", sa.LargeBinary, primary_key=True),
+    sa.Column("invite_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False, server_default="live"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_invite_tokens_live", "invite_id", postgresql_where=sa.text("state = 'live'")),
+)
+
+# Projections of other services' facts (from their events).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("last_name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)

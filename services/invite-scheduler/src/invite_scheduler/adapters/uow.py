@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Self
+
+from shared.db import UnitOfWork
+
+from invite_scheduler.adapters.repository import (
+    AccountRepository,
+    InviteRepository,
+    UserRepository,
+)
+
+
+class InviteUnitOfWork(UnitOfWork):
+    invites: InviteRepository
+    users: UserRepository
+    accounts: AccountRepository
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.invites = InviteRepository(self.session)
+        self.users = UserRepository(self.session)
+        self.accounts = AccountRepository(self.session)
+        return self
