@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-
 from shared.settings import ServiceSettings
 
 
@@ -16,3 +15,5 @@ class IdentityConfig(ServiceSettings):
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     operator_email: str = ""
     operator_password: str = ""
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_seconds: int = Field(default=900, ge=1)

@@ -2,13 +2,307 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from shared.contracts.common import Command, Id, Model
+from shared.contracts import validators as v
+from shared.contracts.common import Command, Id, Model, PageRequest
 
 Password = Annotated[str, Field(min_length=1, max_length=256)]
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(v.email)]
+Phone = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(v.e164)]
+TimeZone = Annotated[str, AfterValidator(v.time_zone)]
+LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(v.language_tag)]
+Country = Annotated[str, AfterValidator(v.country)]
+UserType = Literal["standard", "video_pro_plus", "mobile", "free"]
+UserStatus = Literal["NotActivated", "Enabled", "Disabled"]
+ExtensionStatus = Literal["Unassigned", "NotActivated", "Enabled", "Disabled"]
+CallRecording = Literal["off", "inbound", "outbound", "both"]
+ExtensionNumber = Annotated[str, StringConstraints(min_length=1, max_length=8)]
+
+
+class Regional(Command):
+    """Each missing field is inherited from the account's defaults."""
+
+    language: LanguageTag | None = None
+    greeting_language: LanguageTag | None = None
+    regional_format: LanguageTag | None = None
+    time_zone: TimeZone | None = None
+
+
+class Address(Command):
+    name: ShortText | None = None
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText
+    region: ShortText | None = None
+    postal_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)
+    ]
+    country: Country
+
+
+class PhoneChoice(Command):
+    """``none`` (softphone app only), a device from ``inventory`` (device_id) or a
+    ``purchase`` (model; ships to the entry's shipping_address)."""
+
+    source: Literal["none", "inventory", "purchase"] = "none"
+    device_id: Id | None = None
+    model: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> PhoneChoice:
+        if self.source == "inventory" and not self.device_id:
+            raise ValueError("device_id is required for a phone from inventory")
+        if self.source == "purchase" and not self.model:
+            raise ValueError("model is required for a purchased phone")
+        return self
+
+
+class NumberChoice(Command):
+    """A direct number from ``inventory`` (number, E.164) or a new ``purchase`` (area_code?)."""
+
+    source: Literal["inventory", "purchase"]
+    number: Phone | None = None
+    area_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> NumberChoice:
+        if self.source == "inventory" and not self.number:
+            raise ValueError("number is required for a number from inventory")
+        return self
+
+
+class SendInvite(Command):
+    option: Literal["send_invite"]
+
+
+class ScheduleInvite(Command):
+    option: Literal["schedule_invite"]
+    send_at: Annotated[str, Field(min_length=16, max_length=19)]
+    time_zone: TimeZone
+
+
+class AssignCredentials(Command):
+    option: Literal["assign_credentials"]
+    password: Password
+    temporary_password: bool = True
+    pin: Annotated[str, Field(min_length=1, max_length=32)]
+    security_question: Annotated[
+        str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)
+    ]
+    security_answer: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ActivateLater(Command):
+    option: Literal["activate_later"]
+
+
+Setup = Annotated[
+    SendInvite | ScheduleInvite | AssignCredentials | ActivateLater, Field(discriminator="option")
+]
+
+
+class UserEntry(Command):
+    first_name: PersonName
+    last_name: PersonName
+    email: Email
+    user_type: UserType
+    extension_number: ExtensionNumber | None = None
+    site_id: Id | None = None
+    cost_center_id: Id | None = None
+    contact_phone: Phone | None = None
+    mobile_phone: Phone | None = None
+    job_title: ShortText | None = None
+    department: ShortText | None = None
+    role: ShortText | None = None
+    regional: Regional | None = None
+    call_recording: CallRecording = "off"
+    emergency_location: Address | None = None
+    phone: PhoneChoice | None = None
+    phone_number: NumberChoice | None = None
+    shipping_address: Address | None = None
+    setup: Setup
+
+
+class AddUsers(Command):
+    """``users`` entries are validated one by one (as :class:`UserEntry`) so that the
+    reply names every problem of every entry; more than 25 is ``limit_exceeded``."""
+
+    account_id: Id
+    users: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+    acknowledge_charges: bool = False
+
+
+class GetUser(Command):
+    account_id: Id
+    user_id: Id
+
+
+class ListUsers(PageRequest):
+    account_id: Id
+    query: Annotated[str, Field(max_length=120)] | None = None
+    status: UserStatus | None = None
+
+
+class UserChanges(Command):
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    site_id: Id | None = None
+    cost_center_id: Id | None = None
+    contact_phone: Phone | None = None
+    mobile_phone: Phone | None = None
+    job_title: ShortText | None = None
+    department: ShortText | None = None
+    role: ShortText | None = None
+    regional: Regional | None = None
+    call_recording: CallRecording | None = None
+    status: Literal["Enabled", "Disabled"] | None = None
+
+
+class UpdateUser(Command):
+    account_id: Id
+    user_id: Id
+    fields: UserChanges
+
+
+class SetEmergencyLocation(Command):
+    account_id: Id
+    user_id: Id
+    location: Address
+
+
+class AssignUserCredentials(Command):
+    """Activate a NotActivated user by credentials (after "activate later")."""
+
+    account_id: Id
+    user_id: Id
+    password: Password
+    temporary_password: bool = True
+    pin: Annotated[str, Field(min_length=1, max_length=32)]
+    security_question: Annotated[
+        str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)
+    ]
+    security_answer: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class InviteInfo(Model):
+    invite_id: str
+    status: str
+    send_at: str | None = None
+
+
+class RoleRef(Model):
+    id: str
+    name: str
+
+
+class User(Model):
+    id: str
+    account_id: str
+    extension_id: str
+    extension_number: str
+    status: str
+    first_name: str
+    last_name: str
+    email: str
+    user_type: str
+    site_id: str | None = None
+    cost_center_id: str | None = None
+    contact_phone: str | None = None
+    mobile_phone: str | None = None
+    job_title: str | None = None
+    department: str | None = None
+    role: str
+    role_id: str
+    regional: dict[str, Any]
+    call_recording: str
+    emergency_location: dict[str, Any] | None = None
+    phone: dict[str, Any] | None = None
+    phone_number: dict[str, Any] | None = None
+    shipping_address: dict[str, Any] | None = None
+    setup_option: str
+    must_change_password: bool
+    needs_emergency_location: bool
+    invite: InviteInfo | None = None
+    version: int
+    created_at: Any = None
+
+
+class UserList(Model):
+    users: list[User]
+
+
+class UserPage(Model):
+    items: list[User]
+    next_cursor: str | None = None
+
+
+class CreateExtension(Command):
+    account_id: Id
+    number: ExtensionNumber | None = None
+
+
+class ListExtensions(PageRequest):
+    account_id: Id
+    status: ExtensionStatus | None = None
+
+
+class AssignExtension(Command):
+    account_id: Id
+    extension_id: Id
+    user: dict[str, Any]
+    acknowledge_charges: bool = False
+
+
+class Extension(Model):
+    id: str
+    account_id: str
+    number: str
+    status: str
+    user_id: str | None = None
+    created_at: Any = None
+
+
+class ExtensionPage(Model):
+    items: list[Extension]
+    next_cursor: str | None = None
+
+
+class CheckEmail(Command):
+    email: Email
+
+
+class EmailAvailability(Model):
+    email: str
+    available: bool
+
+
+class ListRoles(Command):
+    account_id: Id
+
+
+class CreateRole(Command):
+    account_id: Id
+    name: ShortText
+    permissions: list[Annotated[str, Field(max_length=40)]] = Field(max_length=32)
+    international_calling: bool = False
+
+
+class Role(Model):
+    id: str
+    account_id: str | None
+    name: str
+    permissions: list[str]
+    international_calling: bool
+    predefined: bool
+
+
+class RoleList(Model):
+    items: list[Role]
 
 
 class Login(Command):
@@ -25,11 +319,18 @@ class Session(Model):
     must_change_password: bool = False
     needs_emergency_location: bool = False
     operator: bool = False
+    permissions: list[str] = Field(default_factory=list)
+    portal_id: str | None = None
 
 
 class ChangePassword(Command):
     current_password: Password
     new_password: Password
+
+
+class CompleteActivation(Command):
+    token: Annotated[str, Field(min_length=1, max_length=512)]
+    password: Password
 
 
 class Mint(Command):
@@ -38,3 +339,11 @@ class Mint(Command):
     account_id: Id
     user_id: Id
     portal_id: Id | None = None
+
+
+class UserRequested(Model):
+    """``ingest.directory.user.requested``: one user entry, provisioned asynchronously."""
+
+    request_id: Annotated[str, Field(min_length=1, max_length=128)]
+    account_id: Id
+    user: dict[str, Any]

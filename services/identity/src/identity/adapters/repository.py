@@ -1,12 +1,43 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from shared.errors import Conflict
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.adapters.tables import accounts, operators
+from identity.adapters.tables import (
+    accounts,
+    cost_centers,
+    extensions,
+    login_throttle,
+    operators,
+    provisioning_requests,
+    roles,
+    sites,
+    users,
+)
+
+_CONFLICTS = {
+    "uq_users_exclusive_email": ("email", "This email already belongs to a user."),
+    "uq_users_account_email": ("email", "This email already belongs to a user of this account."),
+    "uq_extensions_number": ("extension_number", "This extension number is taken."),
+    "uq_users_extension": ("extension_id", "This extension already has a user."),
+    "uq_roles_account_name": ("name", "A role with this name exists."),
+}
+
+
+def conflict_from(exc: IntegrityError) -> Conflict:
+    """A unique-index violation as a ``conflict`` naming the field (never the other row)."""
+    text = str(exc.orig)
+    for index, (fld, message) in _CONFLICTS.items():
+        if index in text:
+            return Conflict(message, {"field": fld})
+    return Conflict("The change conflicts with existing data.")
 
 
 class OperatorRepository:
@@ -54,12 +85,319 @@ class AccountFactsRepository:
         stmt = insert(accounts).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[accounts.c.account_id],
-            set_={k: stmt.excluded[k] for k in values if k != "account_id"} | {"updated_at": sa.func.now()},
+            set_={k: stmt.excluded[k] for k in values if k != "account_id"}
+            | {"updated_at": sa.func.now()},
         )
         await self.session.execute(stmt)
 
-    async def get(self, account_id: str) -> dict[str, Any] | None:
-        row = (
-            await self.session.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
-        ).first()
+    async def get(self, account_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        """``lock``: serialise this account's user and extension changes (one row lock)."""
+        q = sa.select(accounts).where(accounts.c.account_id == account_id)
+        if lock:
+            q = q.with_for_update()
+        row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
+
+    async def upsert_site(self, site_id: str, account_id: str, name: str) -> None:
+        stmt = insert(sites).values(site_id=site_id, account_id=account_id, name=name)
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=[sites.c.site_id], set_={"name": name})
+        )
+
+    async def upsert_cost_center(self, cc_id: str, account_id: str, name: str) -> None:
+        stmt = insert(cost_centers).values(cost_center_id=cc_id, account_id=account_id, name=name)
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[cost_centers.c.cost_center_id], set_={"name": name}
+            )
+        )
+
+    async def existing_sites(self, account_id: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(set(ids))
+        if not wanted:
+            return set()
+        q = sa.select(sites.c.site_id).where(
+            sites.c.account_id == account_id, sites.c.site_id.in_(wanted)
+        )
+        return set((await self.session.execute(q)).scalars())
+
+    async def existing_cost_centers(self, account_id: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(set(ids))
+        if not wanted:
+            return set()
+        q = sa.select(cost_centers.c.cost_center_id).where(
+            cost_centers.c.account_id == account_id, cost_centers.c.cost_center_id.in_(wanted)
+        )
+        return set((await self.session.execute(q)).scalars())
+
+
+class RoleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_account(self, account_id: str) -> list[dict[str, Any]]:
+        q = sa.select(roles).where(roles.c.account_id == account_id).order_by(roles.c.id)
+        return [dict(r._mapping) for r in (await self.session.execute(q))]
+
+    async def add(self, row: dict[str, Any]) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(sa.insert(roles).values(**row))
+        except IntegrityError as exc:
+            raise conflict_from(exc) from exc
+
+
+class ExtensionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def taken(self, account_id: str, numbers: Iterable[str]) -> set[str]:
+        wanted = list(set(numbers))
+        if not wanted:
+            return set()
+        q = sa.select(extensions.c.number).where(
+            extensions.c.account_id == account_id, extensions.c.number.in_(wanted)
+        )
+        return set((await self.session.execute(q)).scalars())
+
+    async def next_free(
+        self, account_id: str, lo: int, hi: int, count: int, exclude: Sequence[str]
+    ) -> list[str]:
+        """The ``count`` lowest free numbers in [lo, hi], in one statement. The series
+        is bounded by how many numbers the account already uses, so it stays small."""
+        if count == 0:
+            return []
+        stmt = sa.text(
+            """
+            SELECT n::text FROM generate_series(
+                CAST(:lo AS bigint),
+                LEAST(CAST(:hi AS bigint), CAST(:lo AS bigint) + :k + :x +
+                      (SELECT count(*) FROM extensions WHERE account_id = :a))
+            ) AS n
+            WHERE NOT EXISTS (
+                SELECT 1 FROM extensions e WHERE e.account_id = :a AND e.number = n::text
+            ) AND NOT (n::text = ANY(CAST(:exclude AS text[])))
+            ORDER BY n LIMIT :k
+            """
+        )
+        rows = await self.session.execute(
+            stmt,
+            {
+                "lo": lo,
+                "hi": hi,
+                "k": count,
+                "x": len(exclude),
+                "a": account_id,
+                "exclude": list(exclude),
+            },
+        )
+        return [r[0] for r in rows]
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(sa.insert(extensions), rows)
+        except IntegrityError as exc:
+            raise conflict_from(exc) from exc
+
+    async def get(
+        self, account_id: str, ext_id: str, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        q = sa.select(extensions).where(
+            extensions.c.id == ext_id, extensions.c.account_id == account_id
+        )
+        if lock:
+            q = q.with_for_update()
+        row = (await self.session.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def update(self, ext_id: str, **values: Any) -> None:
+        await self.session.execute(
+            sa.update(extensions).where(extensions.c.id == ext_id).values(**values)
+        )
+
+    async def page(
+        self, account_id: str, status: str | None, cursor: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        q = sa.select(extensions).where(extensions.c.account_id == account_id)
+        if status:
+            q = q.where(extensions.c.status == status)
+        if cursor:
+            q = q.where(extensions.c.id > cursor)
+        q = q.order_by(extensions.c.id).limit(limit + 1)
+        return [dict(r._mapping) for r in (await self.session.execute(q))]
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_emails(self, emails: Iterable[str]) -> None:
+        """Transaction-scoped advisory locks on the emails (in a fixed order, so no
+        deadlock), making the cross-account uniqueness check and insert atomic."""
+        keys = sorted({e.lower() for e in emails})
+        if not keys:
+            return
+        await self.session.execute(
+            sa.text(
+                "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(e, 7) AS k"
+                " FROM unnest(CAST(:emails AS text[])) AS e ORDER BY 1 OFFSET 0) AS s"
+            ),
+            {"emails": keys},
+        )
+
+    async def holders(self, emails: Iterable[str]) -> list[dict[str, Any]]:
+        """Who holds these emails already, in any account: (email, account_id, exclusive)."""
+        keys = list({e.lower() for e in emails})
+        if not keys:
+            return []
+        q = sa.select(
+            sa.func.lower(users.c.email).label("email"), users.c.account_id, users.c.exclusive_email
+        ).where(sa.func.lower(users.c.email).in_(keys))
+        return [dict(r._mapping) for r in (await self.session.execute(q))]
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(sa.insert(users), rows)
+        except IntegrityError as exc:
+            raise conflict_from(exc) from exc
+
+    async def get(
+        self, account_id: str, user_id: str, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        q = sa.select(users).where(users.c.id == user_id, users.c.account_id == account_id)
+        if lock:
+            q = q.with_for_update()
+        row = (await self.session.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def get_by_id(self, user_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        q = sa.select(users).where(users.c.id == user_id)
+        if lock:
+            q = q.with_for_update()
+        row = (await self.session.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def for_login(self, email: str) -> list[dict[str, Any]]:
+        q = (
+            sa.select(users)
+            .where(sa.func.lower(users.c.email) == email.lower())
+            .order_by(users.c.id)
+            .limit(20)
+        )
+        return [dict(r._mapping) for r in (await self.session.execute(q))]
+
+    async def update(self, user_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``values``, bump ``version``; the new row."""
+        row = (
+            await self.session.execute(
+                sa.update(users)
+                .where(users.c.id == user_id)
+                .values(**values, version=users.c.version + 1, updated_at=sa.func.now())
+                .returning(*users.c)
+            )
+        ).first()
+        assert row is not None
+        return dict(row._mapping)
+
+    async def set_invite(self, user_id: str, invite: dict[str, Any], at: str) -> None:
+        """Keep the latest invite state (by event time) on the user."""
+        await self.session.execute(
+            sa.update(users)
+            .where(
+                users.c.id == user_id,
+                sa.or_(users.c.invite["at"].astext.is_(None), users.c.invite["at"].astext <= at),
+            )
+            .values(invite=invite | {"at": at})
+        )
+
+    async def page(
+        self, account_id: str, query: str | None, status: str | None, cursor: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        q = sa.select(users).where(users.c.account_id == account_id)
+        if status:
+            q = q.where(users.c.status == status)
+        if query:
+            like = (
+                "%"
+                + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            q = q.where(
+                sa.or_(
+                    sa.func.lower(users.c.email).like(like),
+                    sa.func.lower(users.c.first_name + " " + users.c.last_name).like(like),
+                    users.c.extension_number == query,
+                )
+            )
+        if cursor:
+            q = q.where(users.c.id > cursor)
+        q = q.order_by(users.c.id).limit(limit + 1)
+        return [dict(r._mapping) for r in (await self.session.execute(q))]
+
+    async def email_in_use(self, email: str) -> bool:
+        q = sa.select(sa.literal(1)).where(sa.func.lower(users.c.email) == email.lower()).limit(1)
+        return (await self.session.execute(q)).first() is not None
+
+
+class ThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def locked_until(self, email: str) -> datetime | None:
+        q = sa.select(login_throttle.c.locked_until).where(
+            login_throttle.c.email == email.lower(), login_throttle.c.locked_until > sa.func.now()
+        )
+        return (await self.session.execute(q)).scalar()
+
+    async def failed(self, email: str, max_failures: int, lock_seconds: int) -> None:
+        """Count a failure; the ``max_failures``-th in a row locks the email for a while."""
+        stmt = insert(login_throttle).values(email=email.lower(), failures=1)
+        t = login_throttle
+        new_count = sa.case((t.c.locked_until <= sa.func.now(), 1), else_=t.c.failures + 1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.email],
+            set_={
+                "failures": new_count,
+                "locked_until": sa.case(
+                    (
+                        new_count >= max_failures,
+                        sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lock_seconds),
+                    ),
+                    else_=None,
+                ),
+                "updated_at": sa.func.now(),
+            },
+        )
+        await self.session.execute(stmt)
+
+    async def clear(self, email: str) -> None:
+        await self.session.execute(
+            sa.delete(login_throttle).where(login_throttle.c.email == email.lower())
+        )
+
+
+class ProvisioningRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self, request_id: str, account_id: str, user_id: str | None, outcome: str
+    ) -> bool:
+        """False when this request id was handled before."""
+        stmt = (
+            insert(provisioning_requests)
+            .values(request_id=request_id, account_id=account_id, user_id=user_id, outcome=outcome)
+            .on_conflict_do_nothing()
+            .returning(provisioning_requests.c.request_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def seen(self, request_id: str) -> bool:
+        q = sa.select(provisioning_requests.c.request_id).where(
+            provisioning_requests.c.request_id == request_id
+        )
+        return (await self.session.execute(q)).first() is not None

@@ -1,0 +1,61 @@
+"""Calls to other services over NATS (request/reply), as the ports describe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.client import Client
+from shared.auth import service_token
+from shared.messaging.client import call
+
+from shared import subjects as s
+
+
+class _Caller:
+    def __init__(self, nc: Callable[[], Client], private_key: str, internal_key: str) -> None:
+        self._nc = nc
+        self._key = private_key
+        self._internal = internal_key
+
+    async def _call(
+        self, subject: str, payload: dict[str, Any], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        return await call(
+            self._nc(),
+            subject,
+            payload,
+            token=service_token(self._key, "identity"),
+            internal_key=self._internal,
+            timeout=timeout,
+        )
+
+
+class AccountInventory(_Caller):
+    async def allocate(
+        self,
+        *,
+        request_id: str,
+        account_id: str,
+        acknowledge_charges: bool,
+        purchase_allowed: bool,
+        items: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        return await self._call(
+            s.INVENTORY_ALLOCATE,
+            {
+                "request_id": request_id,
+                "account_id": account_id,
+                "acknowledge_charges": acknowledge_charges,
+                "purchase_allowed": purchase_allowed,
+                "items": items,
+            },
+        )
+
+    async def release(self, request_id: str) -> None:
+        await self._call(s.INVENTORY_RELEASE, {"request_id": request_id})
+
+
+class InviteRedeemer(_Caller):
+    async def redeem(self, token: str, *, dry_run: bool) -> dict[str, Any]:
+        return await self._call(s.INVITES_REDEEM, {"token": token, "dry_run": dry_run})
