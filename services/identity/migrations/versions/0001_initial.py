@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("password_hash", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index("uq_operators_email", "operators", [sa.text("lower(email)")], unique=True)
     op.create_table(
@@ -34,7 +36,9 @@ def upgrade() -> None:
         sa.Column("extension_length", sa.Integer, nullable=False),
         sa.Column("require_unique_email", sa.Boolean, nullable=False),
         sa.Column("facts", JSONB, nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from shared.auth import Principal, TokenSigner
 from shared.contracts import identity as c
 from shared.contracts.common import Ok
 from shared.db import UnitOfWork
+from shared.errors import NotFound
 from shared.messaging.consumer import Delivery, Poison, Subscription
-from shared.messaging.rpc import RpcRouter
+from shared.messaging.rpc import Handler, RpcRouter
 from shared.service import Service
 
 from identity import handlers as h
-from identity.adapters.clients import AccountInventory, InviteRedeemer
+from identity.adapters.clients import AccountDirectory, AccountInventory, InviteRedeemer
 from identity.adapters.hashing import Argon2Hasher
 from identity.config import IdentityConfig
 from identity.ports import UnitOfWork as Uow
@@ -221,3 +223,27 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
             )
 
     svc.on_started.append(bootstrap)
+    directory = AccountDirectory(nc, config.token_private_key, config.internal_key)
+    for ep in rpc.endpoints.values():
+        if "account_id" in ep.request.model_fields:
+            ep.handler = _learning_accounts(ep.handler, directory, uow)
+
+
+def _learning_accounts(fn: Handler, directory: AccountDirectory, uow: Callable[[], Uow]) -> Handler:
+    """Retry a command once after learning an account identity had not heard of yet,
+    so an operator can add users the moment the account exists."""
+
+    async def handler(cmd: Any, p: Principal | None) -> Any:
+        try:
+            return await fn(cmd, p)
+        except NotFound as err:
+            account_id = getattr(cmd, "account_id", None)
+            if not account_id or err.details.get("account_id") != account_id:
+                raise
+            if err.message != h.NO_SUCH_ACCOUNT or not await h.learn_account(
+                account_id, uow(), directory
+            ):
+                raise
+            return await fn(cmd, p)
+
+    return handler

@@ -28,7 +28,14 @@ from shared.messaging.outbox import make_event
 from shared.messaging.rpc import loc_to_path
 
 from identity import domain
-from identity.ports import Hasher, Inventory, Invitations, Signer, UnitOfWork
+from identity.ports import (
+    AccountDirectory,
+    Hasher,
+    Inventory,
+    Invitations,
+    Signer,
+    UnitOfWork,
+)
 from shared import subjects as s
 
 SOURCE = "identity"
@@ -69,6 +76,18 @@ async def project_account(data: dict[str, Any], uow: UnitOfWork) -> None:
     require_unique_email) from the account service's events."""
     facts = AccountFacts.model_validate(data)
     await uow.accounts.upsert_facts(facts.model_dump())
+
+
+async def learn_account(account_id: str, uow: UnitOfWork, directory: AccountDirectory) -> bool:
+    """An account identity has not heard of yet (its ``account.created`` event is still
+    on the way): ask the account service once and keep the facts. True if it exists."""
+    facts = await directory.fetch_facts(account_id)
+    if facts is None:
+        return False
+    async with uow:
+        await uow.accounts.upsert_facts(facts, only_if_absent=True)
+        await uow.commit()
+    return True
 
 
 async def project_site(data: dict[str, Any], uow: UnitOfWork) -> None:
@@ -240,10 +259,13 @@ async def create_role(cmd: c.CreateRole, uow: UnitOfWork, p: Principal) -> c.Rol
 # --- adding users -----------------------------------------------------------------
 
 
+NO_SUCH_ACCOUNT = "No such account."
+
+
 async def _account(uow: UnitOfWork, account_id: str, *, lock: bool = False) -> dict[str, Any]:
     acc = await uow.accounts.get(account_id, lock=lock)
     if acc is None:
-        raise NotFound("No such account.", {"account_id": account_id})
+        raise NotFound(NO_SUCH_ACCOUNT, {"account_id": account_id})
     return acc
 
 

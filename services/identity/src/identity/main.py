@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from faststream import FastStream
-from shared import subjects as s
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
 from shared.service import Service
@@ -13,6 +12,7 @@ from shared.service import Service
 from identity.adapters.uow import IdentityUnitOfWork
 from identity.config import IdentityConfig
 from identity.entrypoints import register
+from shared import subjects as s
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -310,7 +311,22 @@ def _redeem_error(info: Row | None) -> Exception | None:
     return None
 
 
+# An unknown token is looked up again after these pauses before it is refused: the
+# mail leaves a moment before the invite is recorded as sent (so a very quick click
+# still works), and guessing tokens gets slower.
+UNKNOWN_TOKEN_WAITS = (0.2, 0.4, 0.8)
+
+
 async def redeem(cmd: c.RedeemInvite, uow: UnitOfWork) -> c.Redeemed:
+    for pause in UNKNOWN_TOKEN_WAITS:
+        try:
+            return await _redeem_once(cmd, uow)
+        except NotFound:
+            await asyncio.sleep(pause)
+    return await _redeem_once(cmd, uow)
+
+
+async def _redeem_once(cmd: c.RedeemInvite, uow: UnitOfWork) -> c.Redeemed:
     h = d.hash_token(cmd.token)
     async with uow:
         if not cmd.dry_run:

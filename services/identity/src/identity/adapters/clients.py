@@ -7,6 +7,8 @@ from typing import Any
 
 from nats.aio.client import Client
 from shared.auth import service_token
+from shared.contracts.account import PLAN_USER_TYPES, AccountFacts
+from shared.errors import NotFound
 from shared.messaging.client import call
 
 from shared import subjects as s
@@ -54,6 +56,32 @@ class AccountInventory(_Caller):
 
     async def release(self, request_id: str) -> None:
         await self._call(s.INVENTORY_RELEASE, {"request_id": request_id})
+
+
+class AccountDirectory(_Caller):
+    async def fetch_facts(self, account_id: str) -> dict[str, Any] | None:
+        """The account's facts straight from the account service (None: no such account)."""
+        try:
+            acc = await self._call(s.ACCOUNTS_GET, {"account_id": account_id})
+        except NotFound:
+            return None
+        st = acc["settings"]
+        return AccountFacts(
+            account_id=acc["id"],
+            name=acc["name"],
+            country=acc["country"],
+            plan=acc["plan"],
+            status=acc["status"],
+            multi_site=acc["multi_site"],
+            extension_length=acc["extension_length"],
+            require_unique_email=st["require_unique_email"],
+            default_time_zone=st["default_time_zone"],
+            default_language=st["default_language"],
+            regional_format=st["regional_format"],
+            user_types=list(PLAN_USER_TYPES.get(acc["plan"], ())),
+            status_reason=acc.get("status_reason"),
+            version=0,  # any event about this account is newer
+        ).model_dump()
 
 
 class InviteRedeemer(_Caller):

@@ -72,7 +72,8 @@ class AccountFactsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_facts(self, facts: dict[str, Any]) -> None:
+    async def upsert_facts(self, facts: dict[str, Any], *, only_if_absent: bool = False) -> None:
+        """Newest wins: a fact event older than what is stored changes nothing."""
         values = {
             "account_id": facts["account_id"],
             "plan": facts["plan"],
@@ -83,10 +84,15 @@ class AccountFactsRepository:
             "facts": facts,
         }
         stmt = insert(accounts).values(**values)
+        if only_if_absent:
+            await self.session.execute(stmt.on_conflict_do_nothing())
+            return
+        stored = sa.func.coalesce(accounts.c.facts["version"].as_integer(), 0)
         stmt = stmt.on_conflict_do_update(
             index_elements=[accounts.c.account_id],
             set_={k: stmt.excluded[k] for k in values if k != "account_id"}
             | {"updated_at": sa.func.now()},
+            where=stored <= int(facts.get("version") or 0),
         )
         await self.session.execute(stmt)
 
