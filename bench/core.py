@@ -1,0 +1,173 @@
+"""`make bench`: the targets of ENGINEERING.md, measured on the real stack (four
+service processes, embedded NATS and PostgreSQL, local SMTP), each against a raw
+baseline measured in the same run. Prints figures; asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import psutil
+from devstack.stack import Stack
+from nats.aio.client import Client
+
+Scenario = Callable[["Bench"], Awaitable[dict[str, Any]]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def reg(fn: Scenario) -> Scenario:
+        SCENARIOS[name] = fn
+        return fn
+
+    return reg
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))]
+
+
+class Bench:
+    def __init__(self, stack: Stack, nc: Client) -> None:
+        self.stack = stack
+        self.nc = nc
+        self._token: str | None = None
+        self.js = nc.jetstream()
+
+    async def req(
+        self, subject: str, body: dict[str, Any], token: str | None = None, timeout: float = 30
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        msg = await self.nc.request(
+            subject, json.dumps(body).encode(), timeout=timeout, headers=headers
+        )
+        data: dict[str, Any] = json.loads(msg.data)
+        if "error" in data:
+            raise RuntimeError(f"{subject}: {data['error']}")
+        return data
+
+    async def operator(self) -> str:
+        if self._token is None:
+            env = self.stack.env
+            r = await self.req(
+                "identity.v1.auth.login",
+                {"email": env["OPERATOR_EMAIL"], "password": env["OPERATOR_PASSWORD"]},
+            )
+            self._token = r["token"]
+        return self._token
+
+    async def raw_echo_p50(self, n: int = 2000) -> float:
+        async def echo(m: Any) -> None:
+            await m.respond(m.data)
+
+        sub = await self.nc.subscribe("bench.echo", cb=echo, queue="bench")
+        ts = []
+        payload = json.dumps({"account_id": "acc_x" * 3}).encode()
+        for _ in range(n):
+            t = time.perf_counter()
+            await self.nc.request("bench.echo", payload, timeout=5)
+            ts.append(time.perf_counter() - t)
+        await sub.unsubscribe()
+        return statistics.median(ts)
+
+
+@scenario("query")
+async def query_latency(b: Bench) -> dict[str, Any]:
+    """account.v1.accounts.get p50 vs a raw nats-py request/reply echo (target <= 2.5x)."""
+    token = await b.operator()
+    acc = await b.req(
+        "account.v1.accounts.create", {"name": "Bench Co", "country": "US", "plan": "ultra"}, token
+    )
+    body = json.dumps({"account_id": acc["id"]}).encode()
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(200):
+        await b.nc.request("account.v1.accounts.get", body, timeout=5, headers=headers)
+    raw = await b.raw_echo_p50()
+    ts = []
+    for _ in range(2000):
+        t = time.perf_counter()
+        await b.nc.request("account.v1.accounts.get", body, timeout=5, headers=headers)
+        ts.append(time.perf_counter() - t)
+    p50 = statistics.median(ts)
+    return {
+        "raw_echo_p50_ms": round(raw * 1000, 3),
+        "accounts_get_p50_ms": round(p50 * 1000, 3),
+        "accounts_get_p99_ms": round(pct(ts, 0.99) * 1000, 3),
+        "ratio": round(p50 / raw, 2),
+        "target_ratio": 2.5,
+    }
+
+
+@scenario("memory")
+async def memory(b: Bench) -> dict[str, Any]:
+    """Resident memory of each service process (target < 150 MB each)."""
+    out: dict[str, Any] = {}
+    for name, p in b.stack.services.items():
+        out[f"{name}_rss_mb"] = round(psutil.Process(p.pid).memory_info().rss / 2**20, 1)
+    out["target_mb"] = 150
+    return out
+
+
+async def raw_insert_rate(database_url: str, n: int = 20000) -> float:
+    """Rows/s of a plain asyncpg batched insert: the database baseline."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE bench_rows (id text primary key, email text, data jsonb)"
+        )
+        rows = [(f"r{i}", f"u{i}@example.com", json.dumps({"i": i})) for i in range(n)]
+        t = time.perf_counter()
+        for i in range(0, n, 25):
+            await conn.executemany(
+                "INSERT INTO bench_rows VALUES ($1, $2, $3::jsonb)", rows[i : i + 25]
+            )
+        return n / (time.perf_counter() - t)
+    finally:
+        await conn.close()
+
+
+async def main(selected: list[str]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-"))
+    stack = Stack(root)
+    t0 = time.monotonic()
+    stack.start_infra()
+    stack.start_services()
+    try:
+        await stack.wait_healthy(60)
+        results: dict[str, Any] = {
+            "startup": {"healthy_after_s": round(time.monotonic() - t0, 1), "target_s": 15}
+        }
+        results["baseline"] = {
+            "asyncpg_insert_rows_per_s": round(await raw_insert_rate(stack.env["DATABASE_URL"]))
+        }
+        nc = await nats.connect(stack.env["NATS_URL"])
+        b = Bench(stack, nc)
+        for name in selected or list(SCENARIOS):
+            try:
+                results[name] = await SCENARIOS[name](b)
+            except Exception as exc:  # a scenario whose feature is missing reports it
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(json.dumps({name: results[name]}), flush=True)
+        results["memory_after"] = await memory(b)
+        await nc.close()
+        print(json.dumps(results, indent=2))
+    finally:
+        stack.stop()
+
+
+def cli() -> None:
+    import bench.scenarios  # noqa: F401  (registers the service scenarios)
+
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("scenarios", nargs="*", help="scenarios to run (default: all)")
+    asyncio.run(main(parser.parse_args().scenarios))
