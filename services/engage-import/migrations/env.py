@@ -1,5 +1,4 @@
-from shared.alembic_env import run_env
-
 from engage_import.adapters.tables import metadata
+from shared.alembic_env import run_env
 
 run_env(metadata)

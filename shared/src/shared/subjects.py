@@ -146,6 +146,11 @@ ENGAGE_IMPORT_STARTED = "events.engage.import.started"
 ENGAGE_IMPORT_PROGRESSED = "events.engage.import.progressed"
 ENGAGE_IMPORT_FINISHED = "events.engage.import.finished"
 ENGAGE_AGENT_IMPORTED = "events.engage.agent.imported"
+ENGAGE_VOICE_SIGNED_IN = "events.engage.voice.signed_in"
+ENGAGE_VOICE_SIGNED_OUT = "events.engage.voice.signed_out"
+ENGAGE_ROLE_CREATED = "events.engage.role.created"
+ENGAGE_TEAM_CREATED = "events.engage.team.created"
+ENGAGE_CATEGORY_CREATED = "events.engage.category.created"
 
 # inbound events from other systems
 INGEST_CALL_COMPLETED = "ingest.telephony.call.completed"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from shared.settings import ServiceSettings
 
 
@@ -9,3 +10,8 @@ class EngageImportConfig(ServiceSettings):
     service_name: ClassVar[str] = "engage-import"
     env_prefix: ClassVar[str] = "ENGAGE_"
     database_name: ClassVar[str] = "engage_import"
+
+    #: Users handled per import transaction (one claim, one batch insert).
+    import_chunk_size: int = Field(default=500, ge=1, le=1000)
+    #: How often an idle import worker looks for open jobs (seconds).
+    import_poll_interval: float = Field(default=0.5, gt=0, le=30)

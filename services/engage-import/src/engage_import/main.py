@@ -5,17 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from faststream import FastStream
-from shared import subjects as s
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
 from shared.service import Service
 
+from engage_import.adapters.uow import EngageUnitOfWork
 from engage_import.config import EngageImportConfig
 from engage_import.entrypoints import register
+from shared import subjects as s
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
-STREAMS = [StreamSpec(s.STREAM_ENGAGE, [s.EVENTS_ENGAGE_ALL], description="engage-import service events")]
+STREAMS = [
+    StreamSpec(s.STREAM_ENGAGE, [s.EVENTS_ENGAGE_ALL], description="engage-import service events")
+]
 
 
 def build_service(config: EngageImportConfig | None = None) -> Service:
@@ -29,6 +32,7 @@ def build_service(config: EngageImportConfig | None = None) -> Service:
         rpc=rpc,
         owned_streams=STREAMS,
         health_subject=s.ENGAGE_HEALTH,
+        uow_class=EngageUnitOfWork,
         dead_letter_subjects=(s.ENGAGE_DEAD_LETTERS_LIST, s.ENGAGE_DEAD_LETTERS_REPLAY),
     )
     register(rpc, svc, config)

@@ -1,0 +1,463 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage_import.adapters.tables import (
+    accounts,
+    agents,
+    categories,
+    directory_users,
+    engage_accounts,
+    import_items,
+    import_jobs,
+    roles,
+    teams,
+    voice_sessions,
+)
+
+Row = dict[str, Any]
+
+
+def _like(query: str) -> str:
+    escaped = query.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"
+
+
+class AccountFactsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, facts: Row) -> None:
+        values = {
+            "account_id": facts["account_id"],
+            "name": facts["name"],
+            "status": facts["status"],
+            "default_time_zone": facts.get("default_time_zone"),
+            "default_language": facts.get("default_language"),
+            "facts": facts,
+        }
+        stmt = insert(accounts).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[accounts.c.account_id],
+            set_={k: stmt.excluded[k] for k in values if k != "account_id"}
+            | {"updated_at": sa.func.now()},
+        )
+        await self.session.execute(stmt)
+
+    async def get(self, account_id: str) -> Row | None:
+        row = (
+            await self.session.execute(
+                sa.select(accounts).where(accounts.c.account_id == account_id)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+
+class DirectoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, row: Row) -> None:
+        """Keep the highest version of each user; an older snapshot changes nothing."""
+        stmt = insert(directory_users).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[directory_users.c.user_id],
+            set_={k: stmt.excluded[k] for k in row if k != "user_id"}
+            | {"updated_at": sa.func.now()},
+            where=directory_users.c.version < stmt.excluded.version,
+        )
+        await self.session.execute(stmt)
+
+    async def in_account(self, account_id: str, user_ids: list[str]) -> dict[str, Row]:
+        if not user_ids:
+            return {}
+        q = sa.select(directory_users).where(
+            directory_users.c.account_id == account_id,
+            directory_users.c.user_id.in_(user_ids),
+            directory_users.c.removed.is_(False),
+        )
+        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
+
+    async def candidates(
+        self,
+        *,
+        account_id: str,
+        engage_account_id: str,
+        query: str | None,
+        imported: bool | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Row]:
+        d = directory_users
+        a = agents
+        joined = d.outerjoin(
+            a, sa.and_(a.c.engage_account_id == engage_account_id, a.c.user_id == d.c.user_id)
+        )
+        q = (
+            sa.select(
+                d.c.user_id,
+                d.c.first_name,
+                d.c.last_name,
+                d.c.email,
+                a.c.id.is_not(None).label("imported"),
+            )
+            .select_from(joined)
+            .where(d.c.account_id == account_id, d.c.removed.is_(False))
+            .order_by(d.c.user_id)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(d.c.user_id > after)
+        if query:
+            like = _like(query)
+            full = sa.func.lower(d.c.first_name + " " + d.c.last_name)
+            q = q.where(
+                sa.or_(
+                    full.like(like, escape="\\"), sa.func.lower(d.c.email).like(like, escape="\\")
+                )
+            )
+        if imported is True:
+            q = q.where(a.c.id.is_not(None))
+        elif imported is False:
+            q = q.where(a.c.id.is_(None))
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+
+class LinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: Row) -> Row | None:
+        stmt = (
+            insert(engage_accounts)
+            .values(**row)
+            .on_conflict_do_nothing()
+            .returning(engage_accounts)
+        )
+        r = (await self.session.execute(stmt)).first()
+        return dict(r._mapping) if r else None
+
+    async def get(self, engage_account_id: str, *, for_update: bool = False) -> Row | None:
+        q = sa.select(engage_accounts).where(engage_accounts.c.id == engage_account_id)
+        if for_update:
+            q = q.with_for_update()
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+
+_NAMED = {"teams": teams, "categories": categories}
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_roles(self, rows: list[Row]) -> None:
+        await self.session.execute(insert(roles).on_conflict_do_nothing(), rows)
+
+    async def add_role(self, row: Row) -> Row | None:
+        stmt = insert(roles).values(**row).on_conflict_do_nothing().returning(roles)
+        r = (await self.session.execute(stmt)).first()
+        return dict(r._mapping) if r else None
+
+    async def role(self, engage_account_id: str, role_id: str) -> Row | None:
+        q = sa.select(roles).where(
+            roles.c.engage_account_id == engage_account_id, roles.c.id == role_id
+        )
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def roles(self, engage_account_id: str, *, after: str | None, limit: int) -> list[Row]:
+        q = (
+            sa.select(roles)
+            .where(roles.c.engage_account_id == engage_account_id)
+            .order_by(roles.c.id)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(roles.c.id > after)
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def add_named(self, kind: str, row: Row) -> Row | None:
+        t = _NAMED[kind]
+        stmt = insert(t).values(**row).on_conflict_do_nothing().returning(t)
+        r = (await self.session.execute(stmt)).first()
+        return dict(r._mapping) if r else None
+
+    async def list_named(
+        self, kind: str, engage_account_id: str, *, after: str | None, limit: int
+    ) -> list[Row]:
+        t = _NAMED[kind]
+        q = (
+            sa.select(t)
+            .where(t.c.engage_account_id == engage_account_id)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(t.c.id > after)
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def existing_named(
+        self, kind: str, engage_account_id: str, ids: Iterable[str]
+    ) -> set[str]:
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        t = _NAMED[kind]
+        q = sa.select(t.c.id).where(t.c.engage_account_id == engage_account_id, t.c.id.in_(wanted))
+        return set((await self.session.execute(q)).scalars().all())
+
+
+def _agent_select() -> sa.Select[Any]:
+    return sa.select(agents, roles.c.name.label("role")).select_from(
+        agents.outerjoin(
+            roles,
+            sa.and_(
+                roles.c.engage_account_id == agents.c.engage_account_id,
+                roles.c.id == agents.c.role_id,
+            ),
+        )
+    )
+
+
+class AgentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_many(self, rows: list[Row]) -> set[str]:
+        """Insert; an agent that already exists for (Engage account, user) is left alone."""
+        if not rows:
+            return set()
+        stmt = (
+            insert(agents)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[agents.c.engage_account_id, agents.c.user_id])
+            .returning(agents.c.user_id)
+        )
+        return set((await self.session.execute(stmt)).scalars().all())
+
+    async def by_users(self, engage_account_id: str, user_ids: list[str]) -> dict[str, Row]:
+        if not user_ids:
+            return {}
+        q = sa.select(agents.c.id, agents.c.user_id, agents.c.username).where(
+            agents.c.engage_account_id == engage_account_id, agents.c.user_id.in_(user_ids)
+        )
+        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
+
+    async def taken_usernames(self, engage_account_id: str, bases: Iterable[str]) -> set[str]:
+        wanted = list(set(bases))
+        if not wanted:
+            return set()
+        q = sa.select(agents.c.username).where(
+            agents.c.engage_account_id == engage_account_id, agents.c.username_base.in_(wanted)
+        )
+        return set((await self.session.execute(q)).scalars().all())
+
+    async def get(
+        self, engage_account_id: str, *, agent_id: str | None = None, user_id: str | None = None
+    ) -> Row | None:
+        q = _agent_select().where(agents.c.engage_account_id == engage_account_id)
+        if agent_id is not None:
+            q = q.where(agents.c.id == agent_id)
+        if user_id is not None:
+            q = q.where(agents.c.user_id == user_id)
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def list(
+        self,
+        engage_account_id: str,
+        *,
+        query: str | None,
+        role_id: str | None,
+        team_id: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Row]:
+        q = (
+            _agent_select()
+            .where(agents.c.engage_account_id == engage_account_id)
+            .order_by(agents.c.id)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(agents.c.id > after)
+        if role_id:
+            q = q.where(agents.c.role_id == role_id)
+        if team_id:
+            q = q.where(agents.c.team_ids.contains([team_id]))
+        if query:
+            like = _like(query)
+            full = sa.func.lower(agents.c.first_name + " " + agents.c.last_name)
+            q = q.where(
+                sa.or_(
+                    full.like(like, escape="\\"),
+                    sa.func.lower(agents.c.email).like(like, escape="\\"),
+                    agents.c.username.like(like, escape="\\"),
+                )
+            )
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def for_user_in_account(self, account_id: str, user_id: str) -> Row | None:
+        q = (
+            sa.select(agents)
+            .where(agents.c.account_id == account_id, agents.c.user_id == user_id)
+            .order_by(agents.c.created_at, agents.c.id)
+            .limit(1)
+        )
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+
+_ADD_ITEMS = sa.text(
+    "INSERT INTO import_items (import_id, seq, user_id, status) "
+    "SELECT :import_id, t.seq, t.user_id, 'pending' "
+    "FROM unnest(CAST(:seqs AS int[]), CAST(:user_ids AS text[])) AS t(seq, user_id)"
+).bindparams(
+    sa.bindparam("seqs", type_=ARRAY(sa.Integer)),
+    sa.bindparam("user_ids", type_=ARRAY(sa.Text)),
+)
+
+_SET_RESULTS = sa.text(
+    "UPDATE import_items AS i SET status = t.status, reason = t.reason, agent_id = t.agent_id, "
+    "username = t.username, time_zone = CAST(t.time_zone AS jsonb), "
+    "language = CAST(t.language AS jsonb) "
+    "FROM unnest(CAST(:seqs AS int[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]), "
+    "CAST(:agent_ids AS text[]), CAST(:usernames AS text[]), CAST(:zones AS text[]), "
+    "CAST(:languages AS text[])) "
+    "AS t(seq, status, reason, agent_id, username, time_zone, language) "
+    "WHERE i.import_id = :import_id AND i.seq = t.seq"
+).bindparams(
+    sa.bindparam("seqs", type_=ARRAY(sa.Integer)),
+    *(
+        sa.bindparam(n, type_=ARRAY(sa.Text))
+        for n in ("statuses", "reasons", "agent_ids", "usernames", "zones", "languages")
+    ),
+)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_job(self, row: Row, user_ids: list[str]) -> Row:
+        job = (
+            await self.session.execute(insert(import_jobs).values(**row).returning(import_jobs))
+        ).one()
+        await self.session.execute(
+            _ADD_ITEMS,
+            {"import_id": row["id"], "seqs": list(range(len(user_ids))), "user_ids": user_ids},
+        )
+        return dict(job._mapping)
+
+    async def get_job(self, import_id: str) -> Row | None:
+        r = (
+            await self.session.execute(sa.select(import_jobs).where(import_jobs.c.id == import_id))
+        ).first()
+        return dict(r._mapping) if r else None
+
+    async def claim_job(self) -> Row | None:
+        """The oldest open job no other worker holds right now."""
+        q = (
+            sa.select(import_jobs)
+            .where(import_jobs.c.status != "finished")
+            .order_by(import_jobs.c.created_at, import_jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def pending_items(self, import_id: str, limit: int) -> list[Row]:
+        q = (
+            sa.select(import_items.c.seq, import_items.c.user_id)
+            .where(import_items.c.import_id == import_id, import_items.c.status == "pending")
+            .order_by(import_items.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def set_results(self, import_id: str, results: list[Row]) -> None:
+        if not results:
+            return
+        await self.session.execute(
+            _SET_RESULTS,
+            {
+                "import_id": import_id,
+                "seqs": [r["seq"] for r in results],
+                "statuses": [r["status"] for r in results],
+                "reasons": [r.get("reason") for r in results],
+                "agent_ids": [r.get("agent_id") for r in results],
+                "usernames": [r.get("username") for r in results],
+                "zones": [_json_or_none(r.get("time_zone")) for r in results],
+                "languages": [_json_or_none(r.get("language")) for r in results],
+            },
+        )
+
+    async def update_job(self, import_id: str, values: Row) -> Row:
+        r = (
+            await self.session.execute(
+                sa.update(import_jobs)
+                .where(import_jobs.c.id == import_id)
+                .values(**values)
+                .returning(import_jobs)
+            )
+        ).one()
+        return dict(r._mapping)
+
+    async def items(
+        self, import_id: str, *, after: int | None, status: str | None, limit: int
+    ) -> list[Row]:
+        q = (
+            sa.select(import_items)
+            .where(import_items.c.import_id == import_id)
+            .order_by(import_items.c.seq)
+            .limit(limit)
+        )
+        if after is not None:
+            q = q.where(import_items.c.seq > after)
+        if status:
+            q = q.where(import_items.c.status == status)
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+
+class VoiceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, row: Row) -> Row | None:
+        stmt = (
+            insert(voice_sessions).values(**row).on_conflict_do_nothing().returning(voice_sessions)
+        )
+        r = (await self.session.execute(stmt)).first()
+        return dict(r._mapping) if r else None
+
+    async def get(self, login: str) -> Row | None:
+        q = sa.select(voice_sessions).where(voice_sessions.c.login == login).with_for_update()
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def delete(self, login: str, account_id: str, user_id: str) -> Row | None:
+        stmt = (
+            sa.delete(voice_sessions)
+            .where(
+                voice_sessions.c.login == login,
+                voice_sessions.c.account_id == account_id,
+                voice_sessions.c.user_id == user_id,
+            )
+            .returning(voice_sessions)
+        )
+        r = (await self.session.execute(stmt)).first()
+        return dict(r._mapping) if r else None
