@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,15 +12,22 @@ from tests.support.system import System, new_system
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
-    with provide(tmp_path_factory.mktemp("infra")) as i:
-        yield i
+def infra() -> Iterator[Infra]:
+    # not under pytest's basetemp: another pytest session on the machine may prune that
+    tmp = Path(tempfile.mkdtemp(prefix="provisioning-infra-"))
+    try:
+        with provide(tmp) as i:
+            yield i
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 async def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """All four services, in this process, on fresh databases."""
-    sys_ = new_system(infra.nats_url, infra.database_url, Path(tmp_path_factory.mktemp("system")))
+    sys_ = new_system(
+        infra.nats_url, infra.database_url, Path(tempfile.mkdtemp(prefix="provisioning-mail-"))
+    )
     await sys_.start_all()
     try:
         yield sys_
