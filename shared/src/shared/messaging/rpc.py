@@ -159,7 +159,9 @@ class RpcRouter:
                 task.add_done_callback(self._in_flight.discard)
 
             self._subs.append(
-                await nc.subscribe(ep.subject, queue=self.queue, cb=on_msg, pending_msgs_limit=65536)
+                await nc.subscribe(
+                    ep.subject, queue=self.queue, cb=on_msg, pending_msgs_limit=65536
+                )
             )
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -175,7 +177,9 @@ class RpcRouter:
         async with self._limit:
             response = await self.dispatch(ep, msg.data, msg.headers)
         if msg.reply:
-            body = response.body if isinstance(response.body, bytes) else str(response.body).encode()
+            body = (
+                response.body if isinstance(response.body, bytes) else str(response.body).encode()
+            )
             await self._nc.publish(msg.reply, body, headers=response.headers)
 
     async def dispatch(
