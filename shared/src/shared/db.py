@@ -59,13 +59,23 @@ async def ensure_database(url: str) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """No pre-ping (it costs a round trip per checkout): a connection found dead is
+    invalidated by SQLAlchemy, and the RPC layer retries that request once
+    (:func:`is_connection_lost`)."""
     return create_async_engine(
         to_asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The database connection died under this request (e.g. PostgreSQL restarted)."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -97,17 +107,22 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_commit: object = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_commit: object = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._on_commit = on_commit
+        self.read_only = read_only
         self.session: AsyncSession
         self._events: list[object] = []
 
     async def __aenter__(self) -> Self:
+        self._events = []
         self.session = self._sessions()
         await self.session.begin()
-        self._events = []
         return self
 
     async def __aexit__(
@@ -128,6 +143,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         from shared.messaging.outbox import write_events
 
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         if self._events:
             await write_events(self.session, self._events)  # type: ignore[arg-type]
             self._events = []

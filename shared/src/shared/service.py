@@ -95,6 +95,7 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.read_sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: OutboxRelay | None = None
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.started = False  # health says "starting" until every start-up hook has run
@@ -118,8 +119,12 @@ class Service:
         self.app.on_shutdown(self._shutdown)
 
     # --- wiring -------------------------------------------------------------
-    def uow(self) -> UnitOfWork:
-        assert self.sessions is not None, "service not started"
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work. ``read_only``: for queries only; it runs without a
+        transaction (no BEGIN/ROLLBACK round trips) and refuses to commit."""
+        assert self.sessions is not None and self.read_sessions is not None, "not started"
+        if read_only:
+            return self.uow_class(self.read_sessions, None, read_only=True)
         relay = self.relay
         return self.uow_class(self.sessions, relay.wake if relay else None)
 
@@ -140,6 +145,9 @@ class Service:
             await migrate(self.alembic_ini, url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+        self.read_sessions = make_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.rpc.mount(self.broker, self.verifier, self.queue, self.settings.internal_key)
 
     async def _after_startup(self) -> None:

@@ -36,6 +36,10 @@ def register(rpc: RpcRouter, svc: Service) -> None:
     def uow() -> AccountUnitOfWork:
         return cast(AccountUnitOfWork, svc.uow())
 
+    def reader() -> AccountUnitOfWork:
+        """For queries: no transaction round trips."""
+        return cast(AccountUnitOfWork, svc.uow(read_only=True))
+
     def who(p: Principal | None) -> Principal:
         assert p is not None
         return p
@@ -46,11 +50,11 @@ def register(rpc: RpcRouter, svc: Service) -> None:
 
     @rpc.endpoint(s.ACCOUNTS_GET, c.GetAccount, c.Account, summary="Get an account.")
     async def get(cmd: c.GetAccount, p: Principal | None) -> c.Account:
-        return await h.get_account(cmd, uow(), who(p))
+        return await h.get_account(cmd, reader(), who(p))
 
     @rpc.endpoint(s.ACCOUNTS_LIST, c.ListAccounts, c.AccountPage, summary="(op) Search accounts.")
     async def list_(cmd: c.ListAccounts, p: Principal | None) -> c.AccountPage:
-        return await h.list_accounts(cmd, uow(), who(p))
+        return await h.list_accounts(cmd, reader(), who(p))
 
     @rpc.endpoint(
         s.ACCOUNTS_UPDATE_SETTINGS, c.UpdateSettings, c.Account, summary="Change default settings."
@@ -72,7 +76,7 @@ def register(rpc: RpcRouter, svc: Service) -> None:
 
     @rpc.endpoint(s.SITES_LIST, c.ListSites, c.SitePage, summary="List sites.")
     async def list_sites(cmd: c.ListSites, p: Principal | None) -> c.SitePage:
-        return await h.list_sites(cmd, uow(), who(p))
+        return await h.list_sites(cmd, reader(), who(p))
 
     @rpc.endpoint(
         s.COST_CENTERS_CREATE, c.CreateCostCenter, c.CostCenter, summary="Create a cost center."
@@ -84,13 +88,13 @@ def register(rpc: RpcRouter, svc: Service) -> None:
         s.COST_CENTERS_LIST, c.ListCostCenters, c.CostCenterPage, summary="List cost centers."
     )
     async def list_cc(cmd: c.ListCostCenters, p: Principal | None) -> c.CostCenterPage:
-        return await h.list_cost_centers(cmd, uow(), who(p))
+        return await h.list_cost_centers(cmd, reader(), who(p))
 
     @rpc.endpoint(
         s.INVENTORY_GET, c.GetInventory, c.Inventory, summary="Inventory with free counts."
     )
     async def inventory(cmd: c.GetInventory, p: Principal | None) -> c.Inventory:
-        return await h.get_inventory(cmd, uow(), who(p))
+        return await h.get_inventory(cmd, reader(), who(p))
 
     @rpc.endpoint(s.INVENTORY_PURCHASE, c.PurchaseInventory, c.Purchase, summary="Buy inventory.")
     async def purchase(cmd: c.PurchaseInventory, p: Principal | None) -> c.Purchase:
@@ -98,7 +102,7 @@ def register(rpc: RpcRouter, svc: Service) -> None:
 
     @rpc.endpoint(s.CHARGES_LIST, c.ListCharges, c.ChargePage, summary="Charges of an account.")
     async def charges(cmd: c.ListCharges, p: Principal | None) -> c.ChargePage:
-        return await h.list_charges(cmd, uow(), who(p))
+        return await h.list_charges(cmd, reader(), who(p))
 
     @rpc.endpoint(
         s.INVENTORY_ALLOCATE,
@@ -143,7 +147,7 @@ def register(rpc: RpcRouter, svc: Service) -> None:
         summary="Linked accounts' status.",
     )
     async def overview(cmd: c.PortalOverviewRequest, p: Principal | None) -> c.PortalOverview:
-        return await h.portal_overview(cmd, uow(), who(p))
+        return await h.portal_overview(cmd, reader(), who(p))
 
     @rpc.endpoint(
         s.PORTALS_SWITCH, c.SwitchAccount, Session, summary="Sign in to a linked account."

@@ -27,6 +27,7 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from shared.auth import Principal, TokenVerifier
+from shared.db import is_connection_lost
 from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
 from shared.logs import correlation_id
 
@@ -211,7 +212,15 @@ class RpcRouter:
                 cmd = ep.request.model_validate(raw)
             except ValidationError as exc:
                 raise validation_error(exc) from exc
-            result = await ep.handler(cmd, principal)
+            try:
+                result = await ep.handler(cmd, principal)
+            except Exception as exc:
+                if not is_connection_lost(exc):
+                    raise
+                # a pooled connection died (database restart): the transaction did not
+                # commit, the pool has dropped that connection; try once more
+                log.warning("database connection lost on %s; retrying once", ep.subject)
+                result = await ep.handler(cmd, principal)
             return ok_response(result)
         except AppError as err:
             if err.code == "internal":
