@@ -7,7 +7,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +20,7 @@ from typing import Any
 import asyncpg
 import nats
 import psutil
+from devstack.ports import free_port
 from devstack.stack import Stack
 from nats.aio.client import Client
 
@@ -138,6 +142,9 @@ async def raw_insert_rate(database_url: str, n: int = 20000) -> float:
 
 async def main(selected: list[str]) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
+    sink_port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(sink_port)])
+    os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = "127.0.0.1", str(sink_port)
     stack = Stack(root)
     t0 = time.monotonic()
     stack.start_infra()
@@ -163,6 +170,8 @@ async def main(selected: list[str]) -> None:
         print(json.dumps(results, indent=2))
     finally:
         stack.stop()
+        sink.terminate()
+        sink.wait(10)
 
 
 def cli() -> None:

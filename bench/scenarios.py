@@ -186,3 +186,88 @@ async def scheduler_lateness(b: Bench, rate: int = 100, seconds: int = 20) -> di
         "target_p99_s": 1.0,
         "note": "send_at has second precision (local times are whole seconds)",
     }
+
+
+@scenario("engage_import")
+async def engage_import(b: Bench, count: int = 10000) -> dict[str, Any]:
+    """An Engage import of 10,000 users (target 10 s), timed from the import request to
+    the job's ``finished``."""
+    token = await b.operator()
+    acc = await b.req(
+        "account.v1.accounts.create", {"name": "Import Co", "country": "US", "plan": "ultra"}, token
+    )
+    user_ids = [f"usr_imp{i}_{uuid.uuid4().hex[:8]}" for i in range(count)]
+    sem = asyncio.Semaphore(500)
+
+    async def one(i: int, user_id: str) -> None:
+        async with sem:
+            await _publish_event(
+                b,
+                "events.identity.user.added",
+                {
+                    "user_id": user_id,
+                    "account_id": acc["id"],
+                    "extension_id": f"ext_{i}",
+                    "extension_number": str(10000 + i),
+                    "status": "Enabled",
+                    "first_name": "Imp",
+                    "last_name": f"User{i}",
+                    "email": f"imp.{i}.{uuid.uuid4().hex[:6]}@bench.example.com",
+                    "user_type": "standard",
+                    "site_id": None,
+                    "cost_center_id": None,
+                    "role": "Standard User (International)",
+                    "job_title": None,
+                    "department": None,
+                    "regional": {
+                        "language": "en-US",
+                        "greeting_language": "en-US",
+                        "regional_format": "en-US",
+                        "time_zone": "America/New_York",
+                    },
+                    "needs_emergency_location": False,
+                    "must_change_password": False,
+                    "version": 1,
+                    "setup_option": "assign_credentials",
+                },
+            )
+
+    await asyncio.gather(*(one(i, u) for i, u in enumerate(user_ids)))
+    link = await b.req(
+        "engage.v1.links.create",
+        {"engage_account": {"name": "Bench CC"}, "account_id": acc["id"]},
+        token,
+    )
+    eid = link["engage_account_id"]
+    # wait until the directory projection holds every user
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        page = await b.req(
+            "engage.v1.candidates.list",
+            {"engage_account_id": eid, "limit": 1, "query": f"User{count - 1}"},
+            token,
+        )
+        if page["items"]:
+            break
+        await asyncio.sleep(1)
+    t0 = time.perf_counter()
+    job = await b.req(
+        "engage.v1.agents.import",
+        {"engage_account_id": eid, "user_ids": user_ids, "role_id": "agent", "results_limit": 0},
+        token,
+        60,
+    )
+    while job["status"] != "finished" and time.perf_counter() - t0 < 300:
+        await asyncio.sleep(0.2)
+        job = await b.req(
+            "engage.v1.imports.get",
+            {"engage_account_id": eid, "import_id": job["id"], "results_limit": 0},
+            token,
+        )
+    return {
+        "users": count,
+        "imported": job["counts"]["imported"],
+        "status": job["status"],
+        "seconds": round(time.perf_counter() - t0, 1),
+        "target_s": 10,
+    }

@@ -162,6 +162,12 @@ def register(rpc: RpcRouter, svc: Service) -> None:
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
+    async def on_users(ds: list[Delivery], u: BaseUnitOfWork) -> None:
+        try:
+            await h.on_user_events([(d.subject, d.data) for d in ds], cast(AccountUnitOfWork, u))
+        except ValueError as exc:
+            raise Poison(str(exc)) from exc
+
     async def on_invite(d: Delivery, u: BaseUnitOfWork) -> None:
         try:
             await h.on_invite_event(d.data, cast(AccountUnitOfWork, u))
@@ -180,6 +186,7 @@ def register(rpc: RpcRouter, svc: Service) -> None:
             stream=s.STREAM_IDENTITY,
             filter_subjects=USER_EVENTS,
             handler=on_user,
+            batch_handler=on_users,
         )
     )
     svc.subscribe(

@@ -799,28 +799,46 @@ async def _charge_overage(uow: UnitOfWork, acc: dict[str, Any], user_id: str, cy
         uow.add_event(make_event(SOURCE, s.CHARGE_RECORDED, charge, key=acc["id"]))
 
 
-async def on_user_event(subject: str, envelope: dict[str, Any], uow: UnitOfWork) -> None:
-    """Keep each user's type and status (for counts and free-user metering). A user
-    who turns out to be free after their calls were counted is charged then."""
+def _user_fact(subject: str, envelope: dict[str, Any]) -> dict[str, Any]:
     data = _event_data(envelope)
     user_id, account_id = data.get("user_id"), data.get("account_id")
     if not isinstance(user_id, str) or not isinstance(account_id, str):
         raise ValueError("user event without user_id/account_id")
     removed = subject == s.USER_REMOVED
-    row: dict[str, Any] = {
+    return {
         "user_id": user_id,
         "account_id": account_id,
         "version": int(data.get("version") or 0),
         "removed": removed,
+        "user_type": None if removed else data.get("user_type"),
+        "status": None if removed else data.get("status"),
     }
-    if not removed:
-        row |= {"user_type": data.get("user_type"), "status": data.get("status")}
-    if not await uow.projections.upsert_user(row) or removed:
-        return
-    if row["user_type"] == "free":
-        over = await uow.projections.cycles_over(account_id, user_id, domain.FREE_CALLS_PER_CYCLE)
+
+
+async def on_user_event(subject: str, envelope: dict[str, Any], uow: UnitOfWork) -> None:
+    await on_user_events([(subject, envelope)], uow)
+
+
+async def on_user_events(events: list[tuple[str, dict[str, Any]]], uow: UnitOfWork) -> None:
+    """Keep each user's type and status (for counts and free-user metering), a whole
+    batch of identity's events in one statement; the highest version of a user wins.
+    A user who turns out to be free after their calls were counted is charged then."""
+    latest: dict[str, dict[str, Any]] = {}
+    for subject, envelope in events:
+        row = _user_fact(subject, envelope)
+        known = latest.get(row["user_id"])
+        if known is None or row["version"] >= known["version"]:
+            latest[row["user_id"]] = row
+    changed = await uow.projections.upsert_users(list(latest.values()))
+    for user_id in changed:
+        row = latest[user_id]
+        if row["removed"] or row["user_type"] != "free":
+            continue
+        over = await uow.projections.cycles_over(
+            row["account_id"], user_id, domain.FREE_CALLS_PER_CYCLE
+        )
         if over:
-            acc = await uow.accounts.get(account_id)
+            acc = await uow.accounts.get(row["account_id"])
             if acc is not None:
                 for r in over:
                     await _charge_overage(uow, acc, user_id, r["cycle"])

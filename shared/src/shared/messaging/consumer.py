@@ -55,6 +55,7 @@ class Delivery:
 
 
 MessageHandler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery], UnitOfWork], Awaitable[None]]
 
 
 def default_message_id(subject: str, data: dict[str, Any], headers: dict[str, str]) -> str:
@@ -74,6 +75,20 @@ class Subscription:
     batch: int = 100
     max_deliver: int = 10
     ack_wait: float = 30.0
+    batch_handler: BatchHandler | None = None
+    """Optional: handles every new message of a fetched batch in one call (one
+    statement for many events); ``handler`` is then not used."""
+
+    async def handle(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        if self.batch_handler is not None:
+            await self.batch_handler(deliveries, uow)
+            return
+        for d in deliveries:
+            token = correlation_id.set(d.data.get("correlationid") or d.message_id)
+            try:
+                await self.handler(d, uow)
+            finally:
+                correlation_id.reset(token)
 
 
 class ConsumerRunner:
@@ -179,15 +194,13 @@ class ConsumerRunner:
     async def _handle_together(self, items: list[tuple[Msg, Delivery]]) -> None:
         async with self._uow() as uow:
             fresh = await claim(uow.session, self.sub.name, [d.message_id for _, d in items])
-            seen: set[str] = set()
+            todo: list[Delivery] = []
             for _, d in items:
-                if d.message_id in fresh and d.message_id not in seen:
-                    seen.add(d.message_id)
-                    token = correlation_id.set(d.data.get("correlationid") or d.message_id)
-                    try:
-                        await self.sub.handler(d, uow)
-                    finally:
-                        correlation_id.reset(token)
+                if d.message_id in fresh:
+                    fresh.discard(d.message_id)
+                    todo.append(d)
+            if todo:
+                await self.sub.handle(todo, uow)
             await uow.commit()
 
     async def _handle_one(self, m: Msg, d: Delivery) -> None:
@@ -195,7 +208,7 @@ class ConsumerRunner:
         try:
             async with self._uow() as uow:
                 if await claim(uow.session, self.sub.name, [d.message_id]):
-                    await self.sub.handler(d, uow)
+                    await self.sub.handle([d], uow)
                 await uow.commit()
             await m.ack()
         except Poison as exc:
@@ -254,7 +267,7 @@ class ConsumerRunner:
         d = Delivery(row.subject, data, dict(row.headers), row.message_id or f"dl-{row.id}", 1)
         async with self._uow() as uow:
             if await claim(uow.session, self.sub.name, [d.message_id]):
-                await self.sub.handler(d, uow)
+                await self.sub.handle([d], uow)
             await uow.session.execute(
                 sa.update(dead_letters)
                 .where(dead_letters.c.id == row.id)

@@ -457,15 +457,24 @@ class ProjectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_user(self, row: dict[str, Any]) -> bool:
-        """Keep the highest version of a user; False when the event was older."""
-        ins = insert(known_users).values(**row)
+    async def upsert_users(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Keep the highest version of each user (one row per user in ``rows``); return
+        the users that changed. A removal keeps the type and status last known."""
+        if not rows:
+            return set()
+        ins = insert(known_users).values(rows)
         stmt = ins.on_conflict_do_update(
             index_elements=[known_users.c.user_id],
-            set_={k: ins.excluded[k] for k in row if k != "user_id"},
+            set_={
+                "account_id": ins.excluded.account_id,
+                "version": ins.excluded.version,
+                "removed": ins.excluded.removed,
+                "user_type": sa.func.coalesce(ins.excluded.user_type, known_users.c.user_type),
+                "status": sa.func.coalesce(ins.excluded.status, known_users.c.status),
+            },
             where=known_users.c.version < ins.excluded.version,
         ).returning(known_users.c.user_id)
-        return (await self.session.execute(stmt)).first() is not None
+        return set((await self.session.execute(stmt)).scalars().all())
 
     async def user(self, user_id: str) -> dict[str, Any] | None:
         q = sa.select(known_users).where(known_users.c.user_id == user_id)
