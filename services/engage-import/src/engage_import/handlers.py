@@ -75,6 +75,17 @@ async def project_user(subject: str, data: dict[str, Any], uow: UnitOfWork) -> N
     await uow.directory.upsert(directory_row(subject, data))
 
 
+async def project_users(events: list[tuple[str, dict[str, Any]]], uow: UnitOfWork) -> None:
+    """A batch of identity's user events in one go: the highest version per user."""
+    latest: dict[str, Row] = {}
+    for subject, data in events:
+        row = directory_row(subject, data)
+        known = latest.get(row["user_id"])
+        if known is None or row["version"] >= known["version"]:
+            latest[row["user_id"]] = row
+    await uow.directory.upsert_many(list(latest.values()))
+
+
 # --- access ---------------------------------------------------------------------------
 async def _engage_account(uow: UnitOfWork, engage_account_id: str, p: Principal, perm: str) -> Row:
     """The Engage account, once the caller may ``perm`` on its phone-system account.

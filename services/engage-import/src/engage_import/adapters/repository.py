@@ -64,15 +64,23 @@ class DirectoryRepository:
         self.session = session
 
     async def upsert(self, row: Row) -> None:
-        """Keep the highest version of each user; an older snapshot changes nothing."""
-        stmt = insert(directory_users).values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[directory_users.c.user_id],
-            set_={k: stmt.excluded[k] for k in row if k != "user_id"}
-            | {"updated_at": sa.func.now()},
-            where=directory_users.c.version < stmt.excluded.version,
-        )
-        await self.session.execute(stmt)
+        await self.upsert_many([row])
+
+    async def upsert_many(self, rows: list[Row]) -> None:
+        """Keep the highest version of each user; an older snapshot changes nothing.
+        One statement per shape of row (snapshots, removals); one row per user."""
+        shapes: dict[tuple[str, ...], list[Row]] = {}
+        for row in rows:
+            shapes.setdefault(tuple(sorted(row)), []).append(row)
+        for keys, group in shapes.items():
+            stmt = insert(directory_users).values(group)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[directory_users.c.user_id],
+                set_={k: stmt.excluded[k] for k in keys if k != "user_id"}
+                | {"updated_at": sa.func.now()},
+                where=directory_users.c.version < stmt.excluded.version,
+            )
+            await self.session.execute(stmt)
 
     async def in_account(self, account_id: str, user_ids: list[str]) -> dict[str, Row]:
         if not user_ids:
