@@ -133,6 +133,9 @@ async def test_user_with_assigned_credentials_must_change_the_temporary_password
     )
     assert s1["must_change_password"] is True
     assert s1["needs_emergency_location"] is True
+    # until the temporary password is changed, the session can do nothing else
+    err = await e2e.error("identity.v1.users.list", {"account_id": acc["id"]}, s1["token"])
+    assert err.code == "forbidden"
     await e2e.call(
         "identity.v1.auth.change_password",
         {"current_password": "enigma machine 1912", "new_password": "bletchley park 1939"},

@@ -467,7 +467,11 @@ async def test_roles_predefined_custom_and_permission_checks(system: System) -> 
     user = (
         await system.call(
             ADD,
-            {"account_id": acc["id"], "users": [entry(mail, role="Front Desk", setup=creds())]},
+            {
+                "account_id": acc["id"],
+                # a permanent password: a temporary one opens a change-password-only session
+                "users": [entry(mail, role="Front Desk", setup=creds(temporary_password=False))],
+            },
             token=admin,
         )
     )["users"][0]

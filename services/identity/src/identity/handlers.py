@@ -1016,6 +1016,9 @@ async def check_email(cmd: c.CheckEmail, uow: UnitOfWork, p: Principal) -> c.Ema
 def _session_for(
     row: dict[str, Any], perms: frozenset[str], signer: Signer, portal_id: str | None = None
 ) -> c.Session:
+    if row["must_change_password"]:
+        # a temporary password opens a session that can only change that password
+        perms = frozenset({Perm.SELF})
     token, exp = signer.mint(
         user_id=row["id"],
         account_id=row["account_id"],
