@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import Principal, TokenVerifier
 from shared.contracts.common import Command, Empty, Health, Model, PageRequest
-from shared.db import UnitOfWork, make_engine, make_sessionmaker, migrate
+from shared.db import UnitOfWork, make_engine, make_raw_pool, make_sessionmaker, migrate
 from shared.errors import NotFound
 from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
@@ -96,6 +97,7 @@ class Service:
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.read_sessions: async_sessionmaker[AsyncSession] | None = None
+        self.pg: asyncpg.Pool | None = None  # raw pool for hot read paths
         self.relay: OutboxRelay | None = None
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.started = False  # health says "starting" until every start-up hook has run
@@ -148,6 +150,7 @@ class Service:
         self.read_sessions = make_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self.pg = await make_raw_pool(url)
         self.rpc.mount(self.broker, self.verifier, self.queue, self.settings.internal_key)
 
     async def _after_startup(self) -> None:
@@ -194,6 +197,9 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self.pg is not None:
+            await self.pg.close()
+            self.pg = None
         if self.engine is not None:
             await self.engine.dispose()
 

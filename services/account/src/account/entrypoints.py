@@ -14,6 +14,7 @@ from shared.service import Service
 
 from account import handlers as h
 from account.adapters.identity_client import NatsIdentityClient, caller_token
+from account.adapters.reader import PgAccountReader
 from account.adapters.uow import AccountUnitOfWork
 from shared import subjects as s
 
@@ -50,7 +51,8 @@ def register(rpc: RpcRouter, svc: Service) -> None:
 
     @rpc.endpoint(s.ACCOUNTS_GET, c.GetAccount, c.Account, summary="Get an account.")
     async def get(cmd: c.GetAccount, p: Principal | None) -> c.Account:
-        return await h.get_account(cmd, reader(), who(p))
+        assert svc.pg is not None
+        return await h.get_account(cmd, PgAccountReader(svc.pg), who(p))
 
     @rpc.endpoint(s.ACCOUNTS_LIST, c.ListAccounts, c.AccountPage, summary="(op) Search accounts.")
     async def list_(cmd: c.ListAccounts, p: Principal | None) -> c.AccountPage:

@@ -21,7 +21,7 @@ from shared.ids import new_id
 from shared.messaging.outbox import make_event
 
 from account import domain
-from account.ports import IdentityClient, UnitOfWork
+from account.ports import AccountReader, IdentityClient, UnitOfWork
 from shared import subjects as s
 
 SOURCE = "account"
@@ -88,10 +88,9 @@ async def create_account(cmd: c.CreateAccount, uow: UnitOfWork, principal: Princ
     return to_account(row)
 
 
-async def get_account(cmd: c.GetAccount, uow: UnitOfWork, principal: Principal) -> c.Account:
+async def get_account(cmd: c.GetAccount, reader: AccountReader, principal: Principal) -> c.Account:
     principal.require(Perm.ACCOUNT_READ, cmd.account_id)
-    async with uow:
-        row = await uow.accounts.get(cmd.account_id)
+    row = await reader.account(cmd.account_id)
     if row is None:
         raise NotFound("No such account.", {"account_id": cmd.account_id})
     return to_account(row)

@@ -128,3 +128,9 @@ class IdentityClient(Protocol):
     async def mint(self, caller_token: str, account_id: str, user_id: str, portal_id: str) -> Row:
         """A session for ``account_id`` from identity (``identity.v1.auth.mint``)."""
         ...
+
+
+class AccountReader(Protocol):
+    """The hot read path: one account by id."""
+
+    async def account(self, account_id: str) -> Row | None: ...
