@@ -132,9 +132,12 @@ class System:
 
     async def stop_all(self) -> None:
         if self.nc:
-            await self.nc.close()
-        for svc in reversed(list(self.services.values())):
-            await svc.app.stop()
+            await asyncio.wait_for(self.nc.close(), 10)
+        for name, svc in reversed(list(self.services.items())):
+            try:
+                await asyncio.wait_for(svc.app.stop(), 45)
+            except TimeoutError:
+                print(f"[system] stopping {name} timed out", flush=True)
         self.services.clear()
 
     # --- calling -------------------------------------------------------------

@@ -8,7 +8,6 @@ relay, durable consumers, health, dead letters.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,6 +34,8 @@ from shared.messaging.tables import dead_letters
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+STOP_STEP_SECONDS = 10.0
 
 Background = Callable[["Service"], Awaitable[None]]
 
@@ -189,19 +190,31 @@ class Service:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def _shutdown(self) -> None:
+        """Stop taking requests, stop background work, close the databases. Every step
+        is bounded: a stop never hangs on one stuck task or connection."""
         self.started = False
-        await self.rpc.stop()
+        await self._bounded(self.rpc.stop(), "requests in flight")
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_STEP_SECONDS)
+            for t in pending:
+                log.error("background task %s did not stop in time", t.get_name())
         self._tasks.clear()
         if self.pg is not None:
-            await self.pg.close()
-            self.pg = None
+            pool, self.pg = self.pg, None
+            if not await self._bounded(pool.close(), "raw pool"):
+                pool.terminate()
         if self.engine is not None:
-            await self.engine.dispose()
+            await self._bounded(self.engine.dispose(), "engine")
+
+    async def _bounded(self, step: Awaitable[object], what: str) -> bool:
+        try:
+            await asyncio.wait_for(step, STOP_STEP_SECONDS)
+            return True
+        except TimeoutError:
+            log.error("stopping %s: %s did not finish in %ss", self.name, what, STOP_STEP_SECONDS)
+            return False
 
     # --- built-in endpoints -------------------------------------------------
     def _register_health(self, subject: str) -> None:

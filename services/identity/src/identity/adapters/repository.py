@@ -202,9 +202,10 @@ class ExtensionRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
+        # no savepoint: a unique violation fails the whole request (callers that go on
+        # after one, like directory provisioning, hold a savepoint of their own)
         try:
-            async with self.session.begin_nested():
-                await self.session.execute(sa.insert(extensions), rows)
+            await self.session.execute(sa.insert(extensions), rows)
         except IntegrityError as exc:
             raise conflict_from(exc) from exc
 
@@ -265,9 +266,10 @@ class UserRepository:
         return [dict(r._mapping) for r in (await self.session.execute(q))]
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        # no savepoint: a unique violation fails the whole request (callers that go on
+        # after one, like directory provisioning, hold a savepoint of their own)
         try:
-            async with self.session.begin_nested():
-                await self.session.execute(sa.insert(users), rows)
+            await self.session.execute(sa.insert(users), rows)
         except IntegrityError as exc:
             raise conflict_from(exc) from exc
 
