@@ -40,6 +40,18 @@ STOP_STEP_SECONDS = 10.0
 Background = Callable[["Service"], Awaitable[None]]
 
 
+def _await_chain(task: asyncio.Task[None]) -> str:
+    """Where a task is suspended, following the chain of awaited coroutines."""
+    out: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None and len(out) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "\n".join(out)
+
+
 class DeadLetter(Model):
     id: int
     consumer: str
@@ -184,6 +196,9 @@ class Service:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError from None  # a stop, not a crash
                     log.exception("background task %s crashed; restarting", name)
                     await asyncio.sleep(1.0)
 
@@ -194,12 +209,15 @@ class Service:
         is bounded: a stop never hangs on one stuck task or connection."""
         self.started = False
         await self._bounded(self.rpc.stop(), "requests in flight")
+        for runner in self.runners.values():
+            runner.stop()
         for t in self._tasks:
             t.cancel()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_STEP_SECONDS)
             for t in pending:
-                log.error("background task %s did not stop in time", t.get_name())
+                frames = _await_chain(t)
+                log.error("background task %s did not stop in time:\n%s", t.get_name(), frames)
         self._tasks.clear()
         if self.pg is not None:
             pool, self.pg = self.pg, None

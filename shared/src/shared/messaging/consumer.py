@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class Poison(Exception):
     """The message can never succeed: dead-letter it now."""
 
@@ -104,6 +109,11 @@ class ConsumerRunner:
         self._sessions = sessions
         self._uow = uow_factory
         self.ready = asyncio.Event()
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then leave the loop."""
+        self.stopped = True
 
     async def _subscribe(self) -> Any:
         cfg = ConsumerConfig(
@@ -135,7 +145,11 @@ class ConsumerRunner:
         psub = await self._subscribe()
         self.ready.set()
         try:
-            while True:
+            while not self.stopped:
+                if _being_cancelled():
+                    # Python 3.11's wait_for (inside nats-py's fetch) can swallow a
+                    # cancellation; the request is still counted on the task
+                    raise asyncio.CancelledError
                 try:
                     msgs = await psub.fetch(self.sub.batch, timeout=1.0)
                 except (nats.errors.TimeoutError, TimeoutError):
@@ -143,6 +157,9 @@ class ConsumerRunner:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if _being_cancelled():
+                        # nats-py turns a cancelled fetch into ConnectionClosedError
+                        raise asyncio.CancelledError from None
                     log.exception("fetch failed", extra={"consumer": self.sub.name})
                     await asyncio.sleep(1.0)
                     continue
