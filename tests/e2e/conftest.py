@@ -4,10 +4,7 @@ only over NATS."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import mailbox
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +15,7 @@ from typing import Any
 
 import nats
 import pytest
+from devstack.smtp import read_messages
 from devstack.stack import Stack
 from nats.aio.client import Client
 from shared.errors import AppError
@@ -56,13 +54,7 @@ class E2E:
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         assert self.stack.maildir is not None
-        box = mailbox.Maildir(str(self.stack.maildir), create=False)
-        out = []
-        for key in box.iterkeys():
-            msg = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-            if address.lower() in str(msg.get("To", "")).lower():
-                out.append(msg)  # type: ignore[arg-type,unused-ignore]
-        return out
+        return read_messages(self.stack.maildir, to=address)
 
     @staticmethod
     def activation_token(msg: EmailMessage) -> str:

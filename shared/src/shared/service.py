@@ -164,7 +164,7 @@ class Service:
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.pg = await make_raw_pool(url)
-        self.rpc.mount(self.broker, self.verifier, self.queue, self.settings.internal_key)
+        self.rpc.mount(self.verifier, self.queue, self.settings.internal_key)
 
     async def _after_startup(self) -> None:
         js = self.js

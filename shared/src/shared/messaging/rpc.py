@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from faststream.nats import NatsBroker, NatsResponse
+from faststream.nats import NatsResponse
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -135,9 +135,7 @@ class RpcRouter:
 
         return register
 
-    def mount(
-        self, broker: NatsBroker, verifier: TokenVerifier, queue: str, internal_key: str = ""
-    ) -> None:
+    def mount(self, verifier: TokenVerifier, queue: str, internal_key: str = "") -> None:
         """Bind the router to a service; :meth:`start` subscribes once connected."""
         self.verifier = verifier
         self.internal_key = internal_key

@@ -8,7 +8,6 @@ import email.policy
 import mailbox
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -46,24 +45,18 @@ class MailServer:
         self.controller.stop()
 
     def messages(self) -> list[EmailMessage]:
-        box = mailbox.Maildir(str(self.handler.path), create=False)
-        out: list[EmailMessage] = []
-        for key in box.iterkeys():
-            raw = box.get_bytes(key)
-            msg = email.message_from_bytes(raw, policy=email.policy.default)
-            out.append(msg)  # type: ignore[arg-type,unused-ignore]
-        return out
+        return read_messages(self.handler.path)
 
     def messages_to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages() if address.lower() in str(m.get("To", "")).lower()]
+        return read_messages(self.handler.path, to=address)
 
 
-def read_maildir(path: Path) -> list[dict[str, Any]]:
-    box = mailbox.Maildir(str(path), create=False)
-    return [
-        {"to": m["To"], "subject": m["Subject"], "date": m["Date"]}
-        for m in (
-            email.message_from_bytes(box.get_bytes(k), policy=email.policy.default)
-            for k in box.iterkeys()
-        )
-    ]
+def read_messages(maildir: Path, *, to: str | None = None) -> list[EmailMessage]:
+    """Every message kept in ``maildir`` (or those addressed to ``to``)."""
+    box = mailbox.Maildir(str(maildir), create=False)
+    out: list[EmailMessage] = []
+    for key in box.iterkeys():
+        msg = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        if to is None or to.lower() in str(msg.get("To", "")).lower():
+            out.append(msg)  # type: ignore[arg-type,unused-ignore]
+    return out
