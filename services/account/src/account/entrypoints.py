@@ -158,12 +158,6 @@ def register(rpc: RpcRouter, svc: Service) -> None:
         return await h.switch_account(cmd, uow(), who(p), identity, caller_token.get())
 
     # --- consumers -----------------------------------------------------------
-    async def on_user(d: Delivery, u: BaseUnitOfWork) -> None:
-        try:
-            await h.on_user_event(d.subject, d.data, cast(AccountUnitOfWork, u))
-        except ValueError as exc:
-            raise Poison(str(exc)) from exc
-
     async def on_users(ds: list[Delivery], u: BaseUnitOfWork) -> None:
         try:
             await h.on_user_events([(d.subject, d.data) for d in ds], cast(AccountUnitOfWork, u))
@@ -187,7 +181,6 @@ def register(rpc: RpcRouter, svc: Service) -> None:
             name="account-user-facts",
             stream=s.STREAM_IDENTITY,
             filter_subjects=USER_EVENTS,
-            handler=on_user,
             batch_handler=on_users,
         )
     )

@@ -814,10 +814,6 @@ def _user_fact(subject: str, envelope: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def on_user_event(subject: str, envelope: dict[str, Any], uow: UnitOfWork) -> None:
-    await on_user_events([(subject, envelope)], uow)
-
-
 async def on_user_events(events: list[tuple[str, dict[str, Any]]], uow: UnitOfWork) -> None:
     """Keep each user's type and status (for counts and free-user metering), a whole
     batch of identity's events in one statement; the highest version of a user wins.

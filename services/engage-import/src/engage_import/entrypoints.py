@@ -132,12 +132,6 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
-    async def on_user_event(d: Delivery, u: UnitOfWork) -> None:
-        try:
-            await h.project_user(d.subject, _data(d), cast(EngageUnitOfWork, u))
-        except ValueError as exc:
-            raise Poison(str(exc)) from exc
-
     svc.subscribe(
         Subscription(
             name="engage-account-facts",
@@ -152,7 +146,6 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
             name="engage-directory",
             stream=s.STREAM_IDENTITY,
             filter_subjects=DIRECTORY_EVENTS,
-            handler=on_user_event,
             batch_handler=on_user_events,
             batch=200,
             max_deliver=config.consumer_max_deliver,

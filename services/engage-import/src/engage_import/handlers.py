@@ -70,13 +70,9 @@ def directory_row(subject: str, data: dict[str, Any]) -> Row:
     }
 
 
-async def project_user(subject: str, data: dict[str, Any], uow: UnitOfWork) -> None:
-    """The directory projection keeps the highest version of every user."""
-    await uow.directory.upsert(directory_row(subject, data))
-
-
 async def project_users(events: list[tuple[str, dict[str, Any]]], uow: UnitOfWork) -> None:
-    """A batch of identity's user events in one go: the highest version per user."""
+    """The directory projection keeps the highest version of every user; a batch of
+    identity's user events is applied in one go."""
     latest: dict[str, Row] = {}
     for subject, data in events:
         row = directory_row(subject, data)

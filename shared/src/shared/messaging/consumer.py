@@ -75,19 +75,25 @@ class Subscription:
     name: str
     stream: str
     filter_subjects: list[str]
-    handler: MessageHandler
+    handler: MessageHandler | None = None
+    """One message at a time (inside the batch's transaction)."""
     message_id: Callable[[str, dict[str, Any], dict[str, str]], str] = default_message_id
     batch: int = 100
     max_deliver: int = 10
     ack_wait: float = 30.0
     batch_handler: BatchHandler | None = None
-    """Optional: handles every new message of a fetched batch in one call (one
-    statement for many events); ``handler`` is then not used."""
+    """Instead of ``handler``: every new message of a fetched batch in one call (one
+    statement for many events)."""
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError(f"{self.name}: give exactly one of handler and batch_handler")
 
     async def handle(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
         if self.batch_handler is not None:
             await self.batch_handler(deliveries, uow)
             return
+        assert self.handler is not None
         for d in deliveries:
             token = correlation_id.set(d.data.get("correlationid") or d.message_id)
             try:

@@ -63,9 +63,6 @@ class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(self, row: Row) -> None:
-        await self.upsert_many([row])
-
     async def upsert_many(self, rows: list[Row]) -> None:
         """Keep the highest version of each user; an older snapshot changes nothing.
         One statement per shape of row (snapshots, removals); one row per user."""
