@@ -140,6 +140,26 @@ class System:
                 print(f"[system] stopping {name} timed out", flush=True)
         self.services.clear()
 
+    # --- connections by role ---------------------------------------------------
+    @property
+    def client_nc(self) -> Client:
+        """The connection outside callers (operators' tools, integrators) use."""
+        assert self.nc is not None
+        return self.nc
+
+    @property
+    def ingest_nc(self) -> Client:
+        """The connection other systems publish ``ingest.*`` messages with."""
+        assert self.nc is not None
+        return self.nc
+
+    @property
+    def harness_nc(self) -> Client:
+        """A test-only connection with every permission: it publishes synthetic events
+        of other services, calls internal subjects and reads streams."""
+        assert self.nc is not None
+        return self.nc
+
     # --- calling -------------------------------------------------------------
     async def call(
         self,

@@ -11,9 +11,8 @@ from tests.support.system import System, uid
 
 async def publish_event(system: System, subject: str, data: dict[str, Any], source: str) -> None:
     """A synthetic event from another service, in its CloudEvent envelope."""
-    assert system.nc is not None
     ev = CloudEvent(source=source, type=subject.removeprefix("events."), data=data)
-    await system.nc.jetstream().publish(
+    await system.harness_nc.jetstream().publish(
         subject, ev.model_dump_json().encode(), headers={"Nats-Msg-Id": ev.id}
     )
 
@@ -25,7 +24,6 @@ async def publish_call(
     call_id: str | None = None,
     started_at: datetime | None = None,
 ) -> str:
-    assert system.nc is not None
     call_id = call_id or uid("call_")
     body = {
         "call_id": call_id,
@@ -35,7 +33,7 @@ async def publish_call(
         "started_at": (started_at or datetime.now(UTC)).isoformat(),
     }
     # a replay from the platform carries a new message id: only call_id deduplicates it
-    await system.nc.jetstream().publish(
+    await system.ingest_nc.jetstream().publish(
         "ingest.telephony.call.completed",
         json.dumps(body).encode(),
         headers={"Nats-Msg-Id": uid("msg_")},

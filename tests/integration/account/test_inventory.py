@@ -14,9 +14,8 @@ from tests.support.system import System, uid
 
 
 async def internal(system: System, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
-    assert system.nc is not None
     return await call(
-        system.nc,
+        system.harness_nc,
         subject,
         payload,
         token=await system.operator_token(),

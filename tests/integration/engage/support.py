@@ -65,9 +65,8 @@ def snapshot(account_id: str, **fields: Any) -> dict[str, Any]:
 
 
 async def publish(system: System, subject: str, data: dict[str, Any]) -> None:
-    assert system.nc is not None
     env = envelope(subject, data)
-    await system.nc.jetstream().publish(
+    await system.harness_nc.jetstream().publish(
         subject, json.dumps(env).encode(), headers={"Nats-Msg-Id": env["id"]}
     )
 

@@ -44,7 +44,7 @@ async def test_two_steps_import_agents_with_role_teams_categories_and_events(
         if body["data"].get("engage_account_id") == eid:
             seen.append((msg.subject, body["data"]))
 
-    sub = await system.nc.subscribe("events.engage.>", cb=collect)
+    sub = await system.harness_nc.subscribe("events.engage.>", cb=collect)
     try:
         ids = [u["user_id"] for u in users]
         job = await system.call(

@@ -55,8 +55,7 @@ async def identity_events(
     import nats.errors
     from nats.js.api import DeliverPolicy
 
-    assert system.nc is not None
-    js = system.nc.jetstream()
+    js = system.harness_nc.jetstream()
     sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     out: list[dict[str, Any]] = []
     try:

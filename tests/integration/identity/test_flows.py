@@ -70,8 +70,7 @@ async def test_directory_requests_are_provisioned_once_with_the_outcome_as_event
     system: System,
 ) -> None:
     acc = await ready_account(system)
-    assert system.nc is not None
-    js = system.nc.jetstream()
+    js = system.ingest_nc.jetstream()
     ok_id, bad_id = uid("req"), uid("req")
     good = {"request_id": ok_id, "account_id": acc["id"], "user": entry(email())}
     bad = {"request_id": bad_id, "account_id": acc["id"], "user": entry("nope", user_type="x")}

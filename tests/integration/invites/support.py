@@ -49,7 +49,6 @@ async def execute(system: System, sql: str, *args: Any) -> None:
 async def publish(system: System, subject: str, data: dict[str, Any]) -> str:
     """An event exactly as identity's outbox would publish it (CloudEvent envelope,
     ``Nats-Msg-Id`` = event id)."""
-    assert system.nc is not None
     event_id = str(uuid.uuid4())
     envelope = {
         "specversion": "1.0",
@@ -61,7 +60,7 @@ async def publish(system: System, subject: str, data: dict[str, Any]) -> str:
         "datacontenttype": "application/json",
         "data": data,
     }
-    await system.nc.jetstream().publish(
+    await system.harness_nc.jetstream().publish(
         subject, json.dumps(envelope).encode(), headers={"Nats-Msg-Id": event_id}
     )
     return event_id
@@ -167,9 +166,8 @@ async def wait_mails(
 
 
 async def redeem(system: System, token: str, dry_run: bool = False) -> dict[str, Any]:
-    assert system.nc is not None
     return await call(
-        system.nc,
+        system.harness_nc,
         s.INVITES_REDEEM,
         {"token": token, "dry_run": dry_run},
         token=service_token(system.private_key, "identity"),

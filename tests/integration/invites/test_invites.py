@@ -330,7 +330,7 @@ async def test_events_report_each_state_change(system: System) -> None:
     async def collect(msg: Any) -> None:
         seen.append(json.loads(msg.data) | {"nats_subject": msg.subject})
 
-    sub = await system.nc.subscribe("events.invites.invite.*", cb=collect)
+    sub = await system.harness_nc.subscribe("events.invites.invite.*", cb=collect)
     try:
         w = await new_world(system)
         user_id, address = await w.add_user()
