@@ -14,9 +14,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+
 from shared import natsconf
 from shared import subjects as s
-
 from tests.support.system import System, eventually, uid
 
 EXTERNAL = (

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import natsconf
 from shared.natsconf import Credentials
+
+from shared import natsconf
 
 
 @dataclass

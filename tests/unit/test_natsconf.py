@@ -9,16 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared import natsconf
 from shared.asyncapi import SERVICES as BUILDS
 from shared.auth import generate_keypair
 from shared.service import Service
+
+from shared import natsconf
 
 
 def services() -> dict[str, Service]:
     priv, pub = generate_keypair()
     out = {}
-    for name, main_mod, cfg_mod, cfg_cls in BUILDS:
+    for _name, main_mod, cfg_mod, cfg_cls in BUILDS:
         cfg_type = getattr(importlib.import_module(cfg_mod), cfg_cls)
         extra = {"token_private_key": priv} if "token_private_key" in cfg_type.model_fields else {}
         cfg = cfg_type(token_public_key=pub, database_url="postgresql://x@localhost/x", **extra)

@@ -252,7 +252,7 @@ HARNESS = Role(
 def roles(*, harness: bool = False) -> list[Role]:
     """Every role, in a stable order (the harness only when asked)."""
     out = [service_role(g) for g in SERVICES.values()] + [CLIENT, INGEST]
-    return out + [HARNESS] if harness else out
+    return [*out, HARNESS] if harness else out
 
 
 @dataclass
