@@ -80,3 +80,23 @@ def test_the_cli_prints_a_block_without_the_harness(tmp_path: Path) -> None:
     names = {line.split("=", 1)[0] for line in env_out.read_text().splitlines()}
     assert {"NATS_USER", "NATS_PASSWORD", "NATS_INBOX_PREFIX", "INGEST_NATS_PASSWORD"} <= names
     assert {"IDENTITY_NATS_PASSWORD", "ACCOUNT_NATS_PASSWORD"} <= names
+
+
+def test_compose_secrets_are_private_and_the_signing_key_only_identitys(tmp_path: Path) -> None:
+    state, out = tmp_path / "state", tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
+    subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
+    files = [p for p in [*state.rglob("*"), *out.rglob("*")] if p.is_file()]
+    assert len(files) == 7  # secrets.json, client.env, nats.conf, four service.env
+    for f in files:
+        assert f.stat().st_mode & 0o077 == 0, f
+    for user in natsconf.SERVICES:
+        text = (out / user / "service.env").read_text()
+        assert ("TOKEN_PRIVATE_KEY" in text) == (user == "identity"), user
+        assert f"export NATS_USER='{user}'" in text
+    assert "TOKEN_PRIVATE_KEY" not in (state / "client.env").read_text()
+    exe = Path(sys.executable).parent / "nats-server"
+    r = subprocess.run(
+        [str(exe), "-c", str(out / "nats" / "nats.conf"), "-t"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
