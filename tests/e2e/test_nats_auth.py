@@ -4,6 +4,9 @@ is in identity's process alone (issue 9, items 1 and 5)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nats
@@ -83,3 +86,16 @@ async def test_only_identity_holds_the_signing_key_and_each_service_its_own_user
         nats_vars = {k for k in env if "NATS_" in k and k != "NATS_URL"}
         own = prefixes[name]
         assert nats_vars and all(k.startswith(own) for k in nats_vars), (name, nats_vars)
+
+
+def test_devstack_req_connects_as_the_client_from_the_env_file(e2e: E2E) -> None:
+    env = {k: v for k, v in os.environ.items() if "NATS_" not in k}
+    r = subprocess.run(
+        [sys.executable, "-m", "devstack", "req", "engage.v1.health", "--dir", str(e2e.stack.root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '"status": "ok"' in r.stdout
