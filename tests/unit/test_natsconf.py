@@ -100,3 +100,19 @@ def test_compose_secrets_are_private_and_the_signing_key_only_identitys(tmp_path
         [str(exe), "-c", str(out / "nats" / "nats.conf"), "-t"], capture_output=True, text=True
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_env_lines_are_sourced_by_a_shell_and_read_back(tmp_path: Path) -> None:
+    from devstack.stack import read_env_file
+
+    values = {"NATS_PASSWORD": 'it\'s $HOME `x` "q"', "NATS_USER": "client"}
+    f = tmp_path / "env"
+    natsconf.write_private(f, natsconf.env_lines(values))
+    assert read_env_file(f) == values
+    out = subprocess.run(
+        ["sh", "-c", f'. "{f}"; printf %s "$NATS_PASSWORD"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == values["NATS_PASSWORD"]
