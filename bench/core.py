@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import nats
 import psutil
 from devstack.ports import free_port
 from devstack.stack import Stack
@@ -42,11 +41,12 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Bench:
-    def __init__(self, stack: Stack, nc: Client) -> None:
+    def __init__(self, stack: Stack, nc: Client, harness: Client) -> None:
         self.stack = stack
-        self.nc = nc
+        self.nc = nc  # the client role: requests, as an outside caller makes them
+        self.harness = harness  # every permission: synthetic events, watching, the echo
         self._token: str | None = None
-        self.js = nc.jetstream()
+        self.js = harness.jetstream()
 
     async def req(
         self, subject: str, body: dict[str, Any], token: str | None = None, timeout: float = 30
@@ -74,12 +74,12 @@ class Bench:
         async def echo(m: Any) -> None:
             await m.respond(m.data)
 
-        sub = await self.nc.subscribe("bench.echo", cb=echo, queue="bench")
+        sub = await self.harness.subscribe("bench.echo", cb=echo, queue="bench")
         ts = []
         payload = json.dumps({"account_id": "acc_x" * 3}).encode()
         for _ in range(n):
             t = time.perf_counter()
-            await self.nc.request("bench.echo", payload, timeout=5)
+            await self.harness.request("bench.echo", payload, timeout=5)
             ts.append(time.perf_counter() - t)
         await sub.unsubscribe()
         return statistics.median(ts)
@@ -145,7 +145,7 @@ async def main(selected: list[str]) -> None:
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(sink_port)])
     os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = "127.0.0.1", str(sink_port)
-    stack = Stack(root)
+    stack = Stack(root, harness=True)
     t0 = time.monotonic()
     stack.start_infra()
     stack.start_services()
@@ -157,8 +157,9 @@ async def main(selected: list[str]) -> None:
         results["baseline"] = {
             "asyncpg_insert_rows_per_s": round(await raw_insert_rate(stack.env["DATABASE_URL"]))
         }
-        nc = await nats.connect(stack.env["NATS_URL"])
-        b = Bench(stack, nc)
+        nc = await stack.connect("client")
+        harness = await stack.connect("harness")
+        b = Bench(stack, nc, harness)
         for name in selected or list(SCENARIOS):
             try:
                 results[name] = await SCENARIOS[name](b)
@@ -167,6 +168,7 @@ async def main(selected: list[str]) -> None:
             print(json.dumps({name: results[name]}), flush=True)
         results["memory_after"] = await memory(b)
         await nc.close()
+        await harness.close()
         print(json.dumps(results, indent=2))
     finally:
         stack.stop()

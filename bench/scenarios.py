@@ -92,7 +92,7 @@ async def _sent_counter(b: Bench, account_id: str) -> tuple[dict[str, Any], Any]
             seen["n"] += 1
             seen["times"].append((time.time(), body["data"].get("send_at")))
 
-    sub = await b.nc.subscribe("events.invites.invite.sent", cb=cb)
+    sub = await b.harness.subscribe("events.invites.invite.sent", cb=cb)
     return seen, sub
 
 

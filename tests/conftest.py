@@ -26,7 +26,10 @@ def infra() -> Iterator[Infra]:
 async def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """All four services, in this process, on fresh databases."""
     sys_ = new_system(
-        infra.nats_url, infra.database_url, Path(tempfile.mkdtemp(prefix="provisioning-mail-"))
+        infra.nats_url,
+        infra.database_url,
+        Path(tempfile.mkdtemp(prefix="provisioning-mail-")),
+        infra.nats_creds,
     )
     await sys_.start_all()
     try:

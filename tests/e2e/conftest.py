@@ -13,7 +13,6 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from devstack.smtp import read_messages
 from devstack.stack import Stack
@@ -94,7 +93,7 @@ async def e2e(e2e_stack: Stack) -> AsyncIterator[E2E]:
         for f in sorted(logs.glob("*.log")):
             print(f"== {f.name}\n{f.read_text()[-3000:]}")
         raise
-    nc = await nats.connect(e2e_stack.env["NATS_URL"])
+    nc = await e2e_stack.connect("client")  # the credentials `make run` writes
     try:
         yield E2E(e2e_stack, nc)
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 import nats
 import psutil
 import pytest
+from devstack.stack import read_env_file
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,15 @@ async def test_make_run_brings_the_stack_up_and_stops_it(tmp_path: Path) -> None
         nats_url = re.search(r"NATS\s+(nats://\S+)", text).group(1)  # type: ignore[union-attr]
         op = re.search(r"Operator\s+(\S+)\s+/\s+(\S+)", text)
         assert op, text
-        nc = await nats.connect(nats_url)
+        # connect as the banner says: with the client credentials from the env file
+        env = read_env_file(tmp_path / "stack" / "env")
+        assert env["NATS_URL"] == nats_url
+        nc = await nats.connect(
+            nats_url,
+            user=env["NATS_USER"],
+            password=env["NATS_PASSWORD"],
+            inbox_prefix=env["NATS_INBOX_PREFIX"],
+        )
         try:
             for subject in (
                 "account.v1.health",

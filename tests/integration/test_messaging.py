@@ -28,9 +28,10 @@ def fresh_subject() -> str:
     return f"events.account.test{uuid.uuid4().hex[:10]}.happened"
 
 
-async def stream_messages(svc: Service, subject: str, wait: float = 1.0) -> list[Any]:
-    """Everything on the account stream under ``subject``, read by an ephemeral consumer."""
-    sub = await svc.js.pull_subscribe(
+async def stream_messages(system: System, subject: str, wait: float = 1.0) -> list[Any]:
+    """Everything on the account stream under ``subject``, read by an ephemeral consumer
+    (on the harness connection: the account service may create only its own consumers)."""
+    sub = await system.harness_nc.jetstream().pull_subscribe(
         subject, stream="EVENTS_ACCOUNT", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )
     try:
@@ -48,7 +49,7 @@ async def test_outbox_event_is_published_after_commit_with_its_id(system: System
     async with svc.uow() as uow:
         uow.add_event(ev)
         await uow.commit()
-    msgs = await eventually(lambda: stream_messages(svc, subject))
+    msgs = await eventually(lambda: stream_messages(system, subject))
     assert len(msgs) == 1
     assert msgs[0].headers["Nats-Msg-Id"] == ev.event.id
     body = json.loads(msgs[0].data)
@@ -78,7 +79,7 @@ async def test_nothing_is_published_when_the_transaction_rolls_back(system: Syst
     async with svc.uow() as uow:
         uow.add_event(make_event("account", subject, {"n": 2}))
         await uow.commit()  # a later event does go out: the relay is alive
-    msgs = await eventually(lambda: stream_messages(svc, subject))
+    msgs = await eventually(lambda: stream_messages(system, subject))
     assert [json.loads(m.data)["data"]["n"] for m in msgs] == [2]
     assert svc.sessions is not None
     async with svc.sessions() as s:
@@ -97,7 +98,7 @@ async def test_relay_crash_between_publish_and_mark_is_deduplicated(system: Syst
     async with svc.uow() as uow:
         uow.add_event(ev)
         await uow.commit()
-    await eventually(lambda: stream_messages(svc, subject))
+    await eventually(lambda: stream_messages(system, subject))
     assert svc.sessions is not None and svc.relay is not None
     async with svc.sessions() as s, s.begin():
         await s.execute(
@@ -105,7 +106,7 @@ async def test_relay_crash_between_publish_and_mark_is_deduplicated(system: Syst
         )
     svc.relay.wake()
     await asyncio.sleep(0.5)
-    msgs = await stream_messages(svc, subject)
+    msgs = await stream_messages(system, subject)
     assert len(msgs) == 1
 
 
@@ -125,7 +126,7 @@ class Recorder:
 
 
 async def start_runner(
-    svc: Service, subject: str, handler: Recorder, **kw: Any
+    system: System, svc: Service, subject: str, handler: Recorder, **kw: Any
 ) -> tuple[ConsumerRunner, asyncio.Task[None]]:
     sub = Subscription(
         name=f"test-{uuid.uuid4().hex[:10]}",
@@ -135,7 +136,9 @@ async def start_runner(
         **kw,
     )
     assert svc.sessions is not None
-    runner = ConsumerRunner(sub, svc.js, svc.sessions, svc.uow)
+    # a test consumer, on the harness connection (the service's user may create only
+    # its own durable consumers)
+    runner = ConsumerRunner(sub, system.harness_nc.jetstream(), svc.sessions, svc.uow)
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(runner.ready.wait(), 10)
     return runner, task
@@ -151,7 +154,7 @@ async def test_inbox_drops_a_republished_event(system: System) -> None:
     svc = account_service(system)
     subject = fresh_subject()
     rec = Recorder()
-    runner, task = await start_runner(svc, subject, rec)
+    runner, task = await start_runner(system, svc, subject, rec)
     try:
         ev = CloudEvent(source="test", type="t", data={"x": 1})
         await publish(svc, subject, ev)
@@ -190,14 +193,14 @@ async def test_redelivery_after_a_lost_ack_changes_nothing(
         await real_ack(self)
 
     monkeypatch.setattr(Msg, "ack", lossy_ack)
-    runner, task = await start_runner(svc, subject, rec, ack_wait=1.0)
+    runner, task = await start_runner(system, svc, subject, rec, ack_wait=1.0)
     try:
         ev = CloudEvent(source="test", type="t", data={"x": 1})
         await publish(svc, subject, ev)
         await eventually(lambda: dropped)
         await asyncio.sleep(2.5)  # ack_wait passes: redelivered and acked this time
         assert rec.seen == [ev.id]
-        info = await svc.js.consumer_info("EVENTS_ACCOUNT", runner.sub.name)
+        info = await system.harness_nc.jetstream().consumer_info("EVENTS_ACCOUNT", runner.sub.name)
         assert info.num_ack_pending == 0 and info.num_pending == 0
         assert info.delivered.consumer_seq >= 2
     finally:
@@ -209,7 +212,7 @@ async def test_transient_failure_is_retried_then_succeeds(system: System) -> Non
     subject = fresh_subject()
     rec = Recorder()
     rec.fail_times = 1
-    _, task = await start_runner(svc, subject, rec)
+    _, task = await start_runner(system, svc, subject, rec)
     try:
         ev = CloudEvent(source="test", type="t", data={"x": 1})
         await publish(svc, subject, ev)
@@ -225,7 +228,7 @@ async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(
     subject = fresh_subject()
     rec = Recorder()
     rec.poison = True
-    runner, task = await start_runner(svc, subject, rec)
+    runner, task = await start_runner(system, svc, subject, rec)
     svc.runners[runner.sub.name] = runner
     try:
         ev = CloudEvent(source="test", type="t", data={"x": 1})

@@ -18,7 +18,21 @@ from nats.aio.client import Client
 from shared.auth import Perm, TokenSigner, generate_keypair
 from shared.errors import AppError
 from shared.messaging.client import call
+from shared.natsconf import Credentials
 from shared.service import Service
+
+from tests.support.infra import external_nats_auth
+
+# each service's NATS user (shared.natsconf.SERVICES)
+SERVICE_USERS = {
+    "account": "account",
+    "identity": "identity",
+    "invite-scheduler": "invites",
+    "engage-import": "engage",
+    "client": "client",
+    "ingest": "ingest",
+    "harness": "harness",
+}
 
 
 def uid(prefix: str = "t") -> str:
@@ -56,13 +70,38 @@ class System:
     smtp_port: int
     link_base: str = "https://phone.example.com/activate/"
     services: dict[str, Service] = field(default_factory=dict)
+    nats_creds: dict[str, Credentials] | None = None
+    """Per-role NATS credentials (None: an external server, see tests/support/infra.py)."""
     nc: Client | None = None
+    _ingest_nc: Client | None = None
+    _harness_nc: Client | None = None
     _operator_token: str | None = None
+
+    # --- NATS users ------------------------------------------------------------
+    @property
+    def nats_configured(self) -> bool:
+        """True when the server runs the generated permissions (the harness started it)."""
+        return self.nats_creds is not None
+
+    def nats_kwargs(self, role: str) -> dict[str, Any]:
+        """``nats.connect`` arguments for a role: a service's user (``account``,
+        ``identity``, ``invites``, ``engage``), ``client``, ``ingest`` or ``harness``."""
+        if self.nats_creds is None:
+            return external_nats_auth()
+        return self.nats_creds[role].connect_kwargs()
+
+    async def connect(self, role: str, **kwargs: Any) -> Client:
+        """A new NATS connection as ``role`` (the caller closes it)."""
+        return await nats.connect(self.nats_url, **(self.nats_kwargs(role) | kwargs))
 
     # --- configuration for a service instance --------------------------------
     def config_kwargs(self, service: str) -> dict[str, Any]:
+        nats_auth = self.nats_kwargs(SERVICE_USERS[service])
         return {
             "nats_url": self.nats_url,
+            "nats_user": nats_auth.get("user", ""),
+            "nats_password": nats_auth.get("password", ""),
+            "nats_inbox_prefix": nats_auth.get("inbox_prefix", "_INBOX"),
             "database_url": self.database_url,
             "db_name": f"{self.run_id}_{service.replace('-', '_')}",
             "token_public_key": self.public_key,
@@ -119,7 +158,9 @@ class System:
     async def start_all(self) -> None:
         for name in ("account", "identity", "invite-scheduler", "engage-import"):
             self.services[name] = await self.start(name)
-        self.nc = await nats.connect(self.nats_url)
+        self.nc = await self.connect("client")
+        self._ingest_nc = await self.connect("ingest")
+        self._harness_nc = await self.connect("harness")
         await self.wait_consumers_ready()
 
     async def wait_consumers_ready(self, timeout: float = 30.0) -> None:
@@ -131,8 +172,9 @@ class System:
         await asyncio.wait_for(ready(), timeout)
 
     async def stop_all(self) -> None:
-        if self.nc:
-            await asyncio.wait_for(self.nc.close(), 10)
+        for conn in (self.nc, self._ingest_nc, self._harness_nc):
+            if conn:
+                await asyncio.wait_for(conn.close(), 10)
         for name, svc in reversed(list(self.services.items())):
             try:
                 await asyncio.wait_for(svc.app.stop(), 45)
@@ -150,15 +192,15 @@ class System:
     @property
     def ingest_nc(self) -> Client:
         """The connection other systems publish ``ingest.*`` messages with."""
-        assert self.nc is not None
-        return self.nc
+        assert self._ingest_nc is not None
+        return self._ingest_nc
 
     @property
     def harness_nc(self) -> Client:
         """A test-only connection with every permission: it publishes synthetic events
         of other services, calls internal subjects and reads streams."""
-        assert self.nc is not None
-        return self.nc
+        assert self._harness_nc is not None
+        return self._harness_nc
 
     # --- calling -------------------------------------------------------------
     async def call(
@@ -168,9 +210,12 @@ class System:
         *,
         token: str | None = None,
         timeout: float = 10.0,
+        via: Client | None = None,
     ) -> dict[str, Any]:
-        assert self.nc is not None
-        return await call(self.nc, subject, payload or {}, token=token, timeout=timeout)
+        """A request on the client connection (or ``via`` another one)."""
+        nc = via or self.nc
+        assert nc is not None
+        return await call(nc, subject, payload or {}, token=token, timeout=timeout)
 
     async def raw(
         self,
@@ -180,13 +225,16 @@ class System:
         token: str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
+        via: Client | None = None,
     ) -> Reply:
-        assert self.nc is not None
+        """A request on the client connection (or ``via`` another one)."""
+        nc = via or self.nc
+        assert nc is not None
         body = data if isinstance(data, bytes) else json.dumps(data).encode()
         h = dict(headers or {})
         if token:
             h["Authorization"] = f"Bearer {token}"
-        msg = await self.nc.request(subject, body, timeout=timeout, headers=h or None)
+        msg = await nc.request(subject, body, timeout=timeout, headers=h or None)
         return Reply(json.loads(msg.data) if msg.data else {}, dict(msg.headers or {}))
 
     async def expect_error(
@@ -196,9 +244,10 @@ class System:
         payload: dict[str, Any] | None = None,
         *,
         token: str | None = None,
+        via: Client | None = None,
     ) -> AppError:
         try:
-            await self.call(subject, payload, token=token)
+            await self.call(subject, payload, token=token, via=via)
         except AppError as err:
             assert err.code == code, f"expected {code}, got {err.code}: {err.message} {err.details}"
             return err
@@ -231,7 +280,12 @@ class System:
         )
 
 
-def new_system(nats_url: str, database_url: str, tmp: Path) -> System:
+def new_system(
+    nats_url: str,
+    database_url: str,
+    tmp: Path,
+    nats_creds: dict[str, Credentials] | None = None,
+) -> System:
     priv, pub = generate_keypair()
     port = free_port()
     mail = MailServer(tmp / "mail", port)
@@ -247,6 +301,7 @@ def new_system(nats_url: str, database_url: str, tmp: Path) -> System:
         operator_password=secrets.token_urlsafe(16),
         mail=mail,
         smtp_port=port,
+        nats_creds=nats_creds,
     )
 
 

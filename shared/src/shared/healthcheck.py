@@ -1,5 +1,7 @@
 """``python -m shared.healthcheck <subject>``: exit 0 when the service answers healthy
-(used by container health checks)."""
+(used by container health checks). Connects as ``NATS_USER`` / ``NATS_PASSWORD`` /
+``NATS_INBOX_PREFIX`` (or ``NATS_CREDS``): in a service's container, its own user,
+which may call its own health subject."""
 
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ import sys
 async def check(subject: str) -> int:
     import nats
 
+    from shared.settings import nats_env_kwargs
+
     try:
         nc = await nats.connect(
-            os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), connect_timeout=2
+            os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+            connect_timeout=2,
+            allow_reconnect=False,
+            **nats_env_kwargs(""),
         )
     except Exception:
         return 1

@@ -17,6 +17,8 @@ import asyncpg
 import sqlalchemy as sa
 from faststream import FastStream
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsCredentials, NatsUserPassword
+from faststream.security import BaseSecurity
 from nats.js.client import JetStreamContext
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -119,6 +121,8 @@ class Service:
         self.broker = NatsBroker(
             settings.nats_url,
             name=f"{name}-service",
+            security=nats_security(settings),
+            inbox_prefix=settings.nats_inbox_prefix or "_INBOX",
             logger=None,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
@@ -299,6 +303,16 @@ class Service:
                 raise NotFound("No such dead letter.")
             ok = await self.runners[consumer].replay(cmd.id)
             return ReplayResult(id=cmd.id, replayed=ok)
+
+
+def nats_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The service's own NATS user (shared.natsconf): a credentials file, or user and
+    password; None only for a server without authentication."""
+    if settings.nats_creds:
+        return NatsCredentials(settings.nats_creds)
+    if settings.nats_user:
+        return NatsUserPassword(settings.nats_user, settings.nats_password)
+    return None
 
 
 def run_app(create_app: Callable[[], FastStream]) -> None:

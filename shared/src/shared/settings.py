@@ -8,12 +8,40 @@ unprefixed; each service may override any of them with its own prefix, e.g.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.db import database_url_for
+
+
+def nats_auth_kwargs(
+    user: str = "", password: str = "", creds: str = "", inbox_prefix: str = ""
+) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments for one NATS user (empty values left out)."""
+    kw: dict[str, Any] = {}
+    if creds:
+        kw["user_credentials"] = creds
+    elif user:
+        kw["user"] = user
+        kw["password"] = password
+    if inbox_prefix:
+        kw["inbox_prefix"] = inbox_prefix
+    return kw
+
+
+def nats_env_kwargs(prefix: str = "", environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The same from ``<prefix>NATS_CREDS`` / ``NATS_USER`` / ``NATS_PASSWORD`` /
+    ``NATS_INBOX_PREFIX`` (CONTRACT.md "Connecting")."""
+    env = os.environ if environ is None else environ
+    return nats_auth_kwargs(
+        env.get(f"{prefix}NATS_USER", ""),
+        env.get(f"{prefix}NATS_PASSWORD", ""),
+        env.get(f"{prefix}NATS_CREDS", ""),
+        env.get(f"{prefix}NATS_INBOX_PREFIX", ""),
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -24,6 +52,11 @@ class ServiceSettings(BaseSettings):
     database_name: ClassVar[str] = "service"
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # the service's own NATS user (``<PREFIX>_NATS_USER`` ...); see shared.natsconf
+    nats_user: str = ""
+    nats_password: str = ""
+    nats_creds: str = ""  # path to a NATS credentials file instead of user/password
+    nats_inbox_prefix: str = "_INBOX"
     database_url: str = ""
     token_public_key: str = ""
     log_level: str = "INFO"
@@ -48,6 +81,13 @@ class ServiceSettings(BaseSettings):
                 if env is not None:
                     data[name] = env
         return data
+
+    def nats_connect_kwargs(self) -> dict[str, Any]:
+        """Authentication and inbox prefix for ``nats.connect`` (any connection the
+        service opens)."""
+        return nats_auth_kwargs(
+            self.nats_user, self.nats_password, self.nats_creds, self.nats_inbox_prefix
+        )
 
     @property
     def service_database_url(self) -> str:

@@ -243,6 +243,7 @@ async def test_allocate_without_internal_key_is_forbidden(system: System) -> Non
         "account.v1.inventory.allocate",
         {"request_id": uid("req_"), "account_id": acc["id"], "items": []},
         token=await system.operator_token(),
+        via=system.harness_nc,  # NATS lets only identity publish here; this checks the key
     )
 
 

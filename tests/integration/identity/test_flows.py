@@ -107,6 +107,7 @@ async def test_mint_is_internal_and_scopes_the_session_to_the_linked_account(
         "identity.v1.auth.mint",
         {"account_id": acc["id"], "user_id": "usr_portal_admin", "portal_id": "ptl_1"},
         token=caller,
+        via=system.harness_nc,  # NATS lets only account publish here; this checks the key
     )
     assert refused.error_code == "forbidden"
     reply = await system.raw(
@@ -114,6 +115,7 @@ async def test_mint_is_internal_and_scopes_the_session_to_the_linked_account(
         {"account_id": acc["id"], "user_id": "usr_portal_admin", "portal_id": "ptl_1"},
         token=caller,
         headers={"X-Internal-Key": system.internal_key},
+        via=system.harness_nc,
     )
     principal = TokenVerifier(system.public_key).verify(reply.body["token"])
     assert principal.account_id == acc["id"] and principal.portal_id == "ptl_1"

@@ -10,7 +10,41 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from devstack.stack import SERVICES, Stack
+from devstack.stack import SERVICES, Stack, read_env_file
+
+
+def banner(stack: Stack, took: float, maildir: str) -> str:
+    env = stack.env
+    root = stack.root
+    user = env.get("NATS_USER", "(from your environment)")
+    inbox = env.get("NATS_INBOX_PREFIX", "_INBOX")
+    external = ""
+    if stack.nats is None:
+        external = """
+  Your NATS server (NATS_URL) must run this system's users and permissions:
+  `uv run python -m shared.natsconf --env-out nats.env` prints the nats.conf
+  authorization block and writes the credentials to pass (see docs/security.md).
+"""
+    return f"""
+The provisioning stack is up ({took:.1f}s).
+
+  NATS        {env["NATS_URL"]}  (authenticated; client user {user}, inbox prefix {inbox})
+  PostgreSQL  {env["DATABASE_URL"]}  (one database per service)
+  SMTP        {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   mail kept in {maildir}
+  Logs        {root / "logs"}/<service>.log
+  Services    {", ".join(SERVICES)}
+
+  Operator    {env["OPERATOR_EMAIL"]}  /  {env["OPERATOR_PASSWORD"]}
+  Credentials {stack.env_file}  (mode 0600: NATS_URL, NATS_USER, NATS_PASSWORD,
+              NATS_INBOX_PREFIX, INGEST_NATS_*, OPERATOR_EMAIL, OPERATOR_PASSWORD)
+{external}
+Try it (`set -a; . {stack.env_file}; set +a` first):
+  uv run python -m devstack req identity.v1.auth.login \\
+    '{{"email": "{env["OPERATOR_EMAIL"]}", "password": "{env["OPERATOR_PASSWORD"]}"}}'
+  nats --server "$NATS_URL" --user "$NATS_USER" --password "$NATS_PASSWORD" \\
+    --inbox-prefix "$NATS_INBOX_PREFIX" req identity.v1.health '{{}}'
+
+Ctrl-C stops everything."""
 
 
 def run(root: Path) -> int:
@@ -28,28 +62,9 @@ def run(root: Path) -> int:
         stack.start_infra()
         stack.start_services()
         asyncio.run(stack.wait_healthy())
-        env = stack.env
         took = time.monotonic() - started
         maildir = f"{stack.maildir}/new" if stack.maildir else "(external server)"
-        print(
-            f"""
-The provisioning stack is up ({took:.1f}s).
-
-  NATS        {env["NATS_URL"]}
-  PostgreSQL  {env["DATABASE_URL"]}  (one database per service)
-  SMTP        {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   mail kept in {maildir}
-  Logs        {root / "logs"}/<service>.log
-  Services    {", ".join(SERVICES)}
-
-  Operator    {env["OPERATOR_EMAIL"]}  /  {env["OPERATOR_PASSWORD"]}
-
-Try it (NATS CLI or `uv run python -m devstack req ...`):
-  nats --server {env["NATS_URL"]} req identity.v1.auth.login \\
-    '{{"email": "{env["OPERATOR_EMAIL"]}", "password": "{env["OPERATOR_PASSWORD"]}"}}'
-
-Ctrl-C stops everything.""",
-            flush=True,
-        )
+        print(banner(stack, took, maildir), flush=True)
         while not stopping:
             stack.supervise_once()
             time.sleep(0.5)
@@ -63,13 +78,22 @@ Ctrl-C stops everything.""",
         print("[devstack] stopped.", flush=True)
 
 
-def req(nats_url: str, subject: str, body: str, token: str | None) -> int:
+def req(root: Path, subject: str, body: str, token: str | None) -> int:
+    """One request as the client role: ``NATS_URL`` / ``NATS_USER`` / ``NATS_PASSWORD``
+    / ``NATS_INBOX_PREFIX`` (or ``NATS_CREDS``) from the environment, else from the
+    running stack's ``<root>/env``."""
     import json
+    import os
 
     import nats
+    from shared.settings import nats_env_kwargs
+
+    env = read_env_file(root / "env") if (root / "env").exists() else {}
+    env |= {k: v for k, v in os.environ.items() if k.startswith("NATS_")}
+    url = env.get("NATS_URL", "nats://127.0.0.1:4250")
 
     async def go() -> int:
-        nc = await nats.connect(nats_url)
+        nc = await nats.connect(url, **nats_env_kwargs("", env))
         try:
             headers = {"Authorization": f"Bearer {token}"} if token else None
             msg = await nc.request(subject, body.encode(), timeout=10, headers=headers)
@@ -92,11 +116,11 @@ def main() -> None:
     q.add_argument("subject")
     q.add_argument("body", nargs="?", default="{}")
     q.add_argument("--token", default=os.environ.get("TOKEN"))
-    q.add_argument("--nats", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4250"))
+    q.add_argument("--dir", default=".devstack", help="the stack's directory (for its env file)")
     args = parser.parse_args()
     if args.cmd == "run":
         sys.exit(run(Path(args.dir).resolve()))
-    sys.exit(req(args.nats, args.subject, args.body, args.token))
+    sys.exit(req(Path(args.dir), args.subject, args.body, args.token))
 
 
 if __name__ == "__main__":

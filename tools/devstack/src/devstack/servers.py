@@ -47,12 +47,20 @@ class Proc:
             self.popen.wait(5)
 
 
-def start_nats(data_dir: Path, port: int | None = None, preferred: int = 4250) -> Proc:
+def start_nats(
+    data_dir: Path,
+    port: int | None = None,
+    preferred: int = 4250,
+    config: Path | None = None,
+) -> Proc:
+    """nats-server with JetStream; ``config``: a nats.conf (the authorization block
+    from shared.natsconf), its settings under the command-line flags."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(preferred)
     log = data_dir / "nats.log"
     cmd = [
         _venv_bin("nats-server"),
+        *(["-c", str(config)] if config else []),
         "-a",
         "127.0.0.1",
         "-p",

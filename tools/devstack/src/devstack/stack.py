@@ -7,16 +7,23 @@ import asyncio
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+from shared.natsconf import Credentials, write_private
+from shared.settings import nats_env_kwargs
 
 from devstack.ports import free_port
 from devstack.servers import Proc, start_nats, start_postgres, stop_postgres
 from devstack.smtp import MailServer
+from shared import natsconf
 
 SERVICES: dict[str, tuple[str, str]] = {
     # name: (python module, health subject)
@@ -27,19 +34,57 @@ SERVICES: dict[str, tuple[str, str]] = {
 }
 
 
+# each service's NATS user (shared.natsconf.SERVICES)
+SERVICE_USERS: dict[str, str] = {
+    "account": "account",
+    "identity": "identity",
+    "invite-scheduler": "invites",
+    "engage-import": "engage",
+}
+
+# what only identity may see
+IDENTITY_ONLY = ("TOKEN_PRIVATE_KEY", "OPERATOR_EMAIL", "OPERATOR_PASSWORD")
+
+
 def _load_or_create(path: Path, make: dict[str, str]) -> dict[str, str]:
     if path.exists():
         data: dict[str, str] = json.loads(path.read_text())
+        path.chmod(0o600)
         return data
-    path.write_text(json.dumps(make, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(make, indent=2))
     return make
+
+
+def _inherited(name: str) -> bool:
+    """May a service process inherit this variable from the launcher's environment?
+    Not credentials or keys: each service gets only its own, explicitly."""
+    return not (
+        "NATS_" in name or name.endswith(("_KEY", "_PASSWORD", "_CREDS")) or name in IDENTITY_ONLY
+    )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME='value'`` lines of ``.devstack/env``."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.isidentifier():
+            out[name] = shlex.split(value)[0] if value else ""
+    return out
 
 
 @dataclass
 class Stack:
     root: Path
+    harness: bool = False
+    """Add the all-powerful ``harness`` NATS user (benchmarks only; never ``make run``)."""
     env: dict[str, str] = field(default_factory=dict)
+    """What a client of the stack needs (written to ``<root>/env``): URLs, the client
+    and ingest credentials, the operator; never a private key."""
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each service process's own variables (its NATS user; the signing key for identity)."""
+    nats_creds: dict[str, Credentials] = field(default_factory=dict)
+    nats_config: Path | None = None
     nats: Proc | None = None
     postgres: Proc | None = None
     mail: MailServer | None = None
@@ -47,16 +92,50 @@ class Stack:
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def env_file(self) -> Path:
+        return self.root / "env"
+
+    def _nats_credentials(self) -> None:
+        """Per-run NATS users (persisted, 0600) and the server's authorization block."""
+        saved = _load_or_create(
+            self.root / "nats-users.json",
+            {c.user: c.password for c in natsconf.generate(harness=True).values()},
+        )
+        self.nats_creds = natsconf.generate(saved, harness=self.harness)
+        self.nats_config = self.root / "nats-auth.conf"
+        write_private(self.nats_config, natsconf.authorization_block(self.nats_creds))
+
+    def _external_nats_env(self, prefix: str) -> dict[str, str]:
+        """Credentials for a NATS server the user runs (``NATS_URL``), from the
+        environment: the same names as the generated ones."""
+        names = ("NATS_USER", "NATS_PASSWORD", "NATS_CREDS", "NATS_INBOX_PREFIX")
+        return {
+            f"{prefix}{n}": os.environ[f"{prefix}{n}"]
+            for n in names
+            if f"{prefix}{n}" in os.environ
+        }
+
     def start_infra(self) -> None:
         from shared.auth import generate_keypair
 
         self.root.mkdir(parents=True, exist_ok=True)
         env = self.env
+        common: dict[str, str] = {}
         if os.environ.get("NATS_URL"):
             env["NATS_URL"] = os.environ["NATS_URL"]
+            env |= self._external_nats_env("") | self._external_nats_env("INGEST_")
+            nats_env = {
+                svc: self._external_nats_env(natsconf.SERVICES[user].env_prefix)
+                for svc, user in SERVICE_USERS.items()
+            }
         else:
-            self.nats = start_nats(self.root / "nats")
+            self._nats_credentials()
+            self.nats = start_nats(self.root / "nats", config=self.nats_config)
             env["NATS_URL"] = self.nats.url
+            env |= self.nats_creds["client"].env() | self.nats_creds["ingest"].env()
+            nats_env = {svc: self.nats_creds[user].env() for svc, user in SERVICE_USERS.items()}
+        common["NATS_URL"] = env["NATS_URL"]
         if os.environ.get("DATABASE_URL"):
             env["DATABASE_URL"] = os.environ["DATABASE_URL"]
         else:
@@ -73,16 +152,17 @@ class Stack:
             env["SMTP_HOST"] = "127.0.0.1"
             env["SMTP_PORT"] = str(port)
         priv, pub = generate_keypair()
-        keys = _load_or_create(
-            self.root / "keys.json",
-            {
-                "TOKEN_PRIVATE_KEY": priv,
-                "TOKEN_PUBLIC_KEY": pub,
-                "INTERNAL_KEY": secrets.token_urlsafe(32),
-            },
-        )
-        for k, v in keys.items():
-            env[k] = os.environ.get(k, v)
+        keys = {
+            k: os.environ.get(k, v)
+            for k, v in _load_or_create(
+                self.root / "keys.json",
+                {
+                    "TOKEN_PRIVATE_KEY": priv,
+                    "TOKEN_PUBLIC_KEY": pub,
+                    "INTERNAL_KEY": secrets.token_urlsafe(32),
+                },
+            ).items()
+        }
         op = _load_or_create(
             self.root / "operator.json",
             {
@@ -95,8 +175,32 @@ class Stack:
         env["INVITE_LINK_BASE_URL"] = os.environ.get(
             "INVITE_LINK_BASE_URL", "http://localhost:8080/activate/"
         )
-        (self.root / "env").write_text(
-            "".join(f"export {k}={v!r}\n" for k, v in env.items() if "KEY" not in k)
+        env["TOKEN_PUBLIC_KEY"] = keys["TOKEN_PUBLIC_KEY"]
+        for k in ("DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "INVITE_LINK_BASE_URL"):
+            common[k] = env[k]
+        common["TOKEN_PUBLIC_KEY"] = keys["TOKEN_PUBLIC_KEY"]
+        common["INTERNAL_KEY"] = keys["INTERNAL_KEY"]
+        for svc in SERVICES:
+            self.service_env[svc] = common | nats_env[svc]
+        self.service_env["identity"] |= {
+            "TOKEN_PRIVATE_KEY": keys["TOKEN_PRIVATE_KEY"],
+            "OPERATOR_EMAIL": env["OPERATOR_EMAIL"],
+            "OPERATOR_PASSWORD": env["OPERATOR_PASSWORD"],
+        }
+        write_private(self.env_file, natsconf.env_lines(env))
+
+    def client_connect_kwargs(self, role: str = "client") -> dict[str, Any]:
+        """``nats.connect`` arguments for the client (or ``ingest``, or with
+        ``harness=True`` the ``harness``) role."""
+        if role == "harness":
+            return self.nats_creds["harness"].connect_kwargs()
+        return nats_env_kwargs("INGEST_" if role == "ingest" else "", self.env)
+
+    async def connect(self, role: str = "client", **kwargs: Any) -> Client:
+        import nats
+
+        return await nats.connect(
+            self.env["NATS_URL"], **(self.client_connect_kwargs(role) | kwargs)
         )
 
     def _spawn(self, name: str) -> None:
@@ -104,7 +208,8 @@ class Stack:
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
         logf = open(logs / f"{name}.log", "ab")  # noqa: SIM115
-        child_env = {**os.environ, **self.env}
+        child_env = {k: v for k, v in os.environ.items() if _inherited(k)}
+        child_env |= self.service_env[name]
         self.services[name] = subprocess.Popen(
             [sys.executable, "-m", module],
             env=child_env,
@@ -128,9 +233,7 @@ class Stack:
                 self._spawn(name)
 
     async def wait_healthy(self, timeout: float = 60.0) -> dict[str, dict[str, object]]:
-        import nats
-
-        nc = await nats.connect(self.env["NATS_URL"])
+        nc = await self.connect("client")
         try:
             deadline = time.monotonic() + timeout
             result: dict[str, dict[str, object]] = {}
