@@ -40,7 +40,7 @@ lint: .venv ## ruff (lint and format check) and import-linter layer contracts
 
 .PHONY: types
 types: .venv ## mypy --strict on shared and each service
-	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack
+	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack -p provisioning_cli
 
 .PHONY: check
 check: lint types test ## Everything CI checks
