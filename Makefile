@@ -54,6 +54,11 @@ fmt: .venv ## Format and fix what ruff can
 docs: .venv ## Regenerate docs/asyncapi.json from the contract
 	$(RUN) python -m shared.asyncapi > docs/asyncapi.json
 
+.PHONY: asyncapi-check
+asyncapi-check: ## Check docs/asyncapi.json with the official AsyncAPI parser (npm ci, Node 18+)
+	npm ci --prefix tools/asyncapi-check --ignore-scripts --no-audit --no-fund
+	node tools/asyncapi-check/check.mjs docs/asyncapi.json
+
 .PHONY: bench
 bench: .venv ## Benchmarks against raw baselines measured in the same run
 	$(RUN) python -m bench
