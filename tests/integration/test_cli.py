@@ -18,7 +18,7 @@ from provisioning_cli.client import EXIT_BY_CODE, EXIT_CONNECTION, EXIT_PARTIAL
 from provisioning_cli.main import app
 from typer.testing import CliRunner
 
-from tests.support.system import System, email, uid
+from tests.support.system import System, email, eventually, uid
 
 runner = CliRunner()
 
@@ -254,3 +254,54 @@ async def test_events_tail_says_so_when_the_client_role_may_not_subscribe(
     result = await Cli(system, tmp_path / "config")("events", "tail", "--count", "1")
     assert result.exit_code == EXIT_CONNECTION
     assert "does not let this NATS user subscribe" in result.stderr
+
+
+async def test_invites_engage_import_and_dead_letters(
+    cli: Cli, system: System, tmp_path: Path
+) -> None:
+    acc = await cli.json("accounts", "create", f"Flow {uid()}", "--country", "US", "--plan", "ultra")
+    a = ["--account", acc["id"]]
+    assert (await cli("inventory", "buy-licenses", "standard", "3", *a, "--yes")).exit_code == 0
+    rows = [
+        {
+            "first_name": f"Inv{i}",
+            "last_name": "Flow",
+            "email": email(f"flow{i}"),
+            "user_type": "standard",
+            "time_zone": "",
+            "setup": "send_invite",
+        }
+        for i in range(3)
+    ]
+    imported = await cli("users", "import", str(user_csv(tmp_path / "u.csv", rows)), *a)
+    assert imported.exit_code == 0, imported.output
+
+    async def invites_sent() -> bool:
+        page = await cli.json("invites", "list", *a, "--status", "Sent")
+        return len(page["items"]) == 3
+
+    await eventually(invites_sent, timeout=30)
+    one = (await cli.json("invites", "list", *a))["items"][0]
+    got = await cli.json("invites", "get", one["id"], *a)
+    assert got["email"] == one["email"]
+
+    link = await cli.json("engage", "links", "create", "--name", f"CC {uid()}", *a)
+    e = ["--engage-account", link["engage_account_id"]]
+
+    async def candidates() -> bool:
+        page = await cli.json("engage", "candidates", "list", *e)
+        return len(page["items"]) == 3
+
+    await eventually(candidates, timeout=30)
+    job = await cli.json("engage", "import", *e, "--role", "Agent", "--all-candidates")
+    assert job["status"] == "finished"
+    assert job["counts"]["imported"] == 3
+    agents = await cli.json("engage", "agents", "list", *e)
+    assert sorted(x["email"] for x in agents["items"]) == sorted(r["email"] for r in rows)
+
+    letters = await cli.json("dead-letters", "list")
+    assert isinstance(letters, list)
+    replayed = await cli("dead-letters", "replay", "--all", "--service", "account")
+    assert replayed.exit_code == 0, replayed.output
+    bad = await cli("dead-letters", "replay", "--all", "--service", "nope")
+    assert bad.exit_code == 2
