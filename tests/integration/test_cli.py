@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +261,9 @@ async def test_events_tail_says_so_when_the_client_role_may_not_subscribe(
 async def test_invites_engage_import_and_dead_letters(
     cli: Cli, system: System, tmp_path: Path
 ) -> None:
-    acc = await cli.json("accounts", "create", f"Flow {uid()}", "--country", "US", "--plan", "ultra")
+    acc = await cli.json(
+        "accounts", "create", f"Flow {uid()}", "--country", "US", "--plan", "ultra"
+    )
     a = ["--account", acc["id"]]
     assert (await cli("inventory", "buy-licenses", "standard", "3", *a, "--yes")).exit_code == 0
     rows = [
@@ -305,3 +309,28 @@ async def test_invites_engage_import_and_dead_letters(
     assert replayed.exit_code == 0, replayed.output
     bad = await cli("dead-letters", "replay", "--all", "--service", "nope")
     assert bad.exit_code == 2
+
+
+async def test_the_installed_console_script_runs_as_a_process(
+    system: System, tmp_path: Path
+) -> None:
+    """`provisioning` as an operator runs it: a separate process, env file in the
+    current directory (.devstack/env), JSON on stdout."""
+    script = Path(sys.executable).parent / "provisioning"
+    assert script.exists()
+    (tmp_path / ".devstack").mkdir()
+    write_env_file(tmp_path / ".devstack" / "env", system)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "OPERATOR_"))}
+    env["PROVISIONING_CONFIG_DIR"] = str(tmp_path / "config")
+    proc = await asyncio.create_subprocess_exec(
+        str(script),
+        "--json",
+        "status",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert len(json.loads(out)) == 4
