@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from shared import subjects as s
 from shared.auth import generate_keypair
 from shared.contracts.common import ErrorReply
-from shared.contracts.event_data import EVENT_DATA
+from shared.contracts.event_data import EVENT_DATA, EventData
 from shared.contracts.events import CloudEvent
 from shared.errors import STATUS_BY_CODE
 
@@ -202,7 +202,8 @@ def build() -> dict[str, Any]:
             and not value.endswith(">")
         ):
             k = _key(value)
-            data_model = EVENT_DATA[value]
+            # a subject without an entry still documents (test_asyncapi flags it)
+            data_model = EVENT_DATA.get(value, EventData)
             messages[k] = {
                 "name": value,
                 "title": f"{value} ({data_model.__name__})",

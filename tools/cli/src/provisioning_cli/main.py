@@ -35,6 +35,7 @@ from shared import subjects as s
 
 T = TypeVar("T")
 
+AUTH_LOGOUT = "identity.v1.auth.logout"  # CONTRACT.md "Lifecycle additions"
 HEALTH = {
     "account": s.ACCOUNT_HEALTH,
     "identity": s.IDENTITY_HEALTH,
@@ -302,10 +303,35 @@ def login(
 
 @app.command()
 def logout(ctx: typer.Context) -> None:
-    """Forget the cached session for this NATS URL."""
-    url = _state(ctx).connection().url
-    removed = TokenStore().remove(url)
-    message("Signed out." if removed else f"No session cached for {url}.")
+    """End the session (identity.v1.auth.logout, where the service has it) and forget
+    the cached token for this NATS URL."""
+    st = _state(ctx)
+    conn = st.connection()
+    cached = TokenStore().get(conn.url)
+    if cached is None:
+        message(f"No session cached for {conn.url}.")
+        return
+    ended = False
+    if not cached.expired():
+
+        async def revoke() -> bool:
+            async with connect(conn) as c:
+                c.token = cached.token
+                try:
+                    await c.call(AUTH_LOGOUT, timeout=3.0)
+                except AppError as exc:
+                    # no responder (older service) or the session is already dead
+                    if exc.code not in ("unavailable", "unauthenticated"):
+                        raise
+                    return False
+            return True
+
+        try:
+            ended = asyncio.run(revoke())
+        except (ConnectionFailed, AppError) as exc:
+            message(f"Could not end the session on the server ({exc}); forgetting it here.")
+    TokenStore().remove(conn.url)
+    message("Signed out." if ended else "Signed out (the cached token was forgotten).")
 
 
 @app.command()
