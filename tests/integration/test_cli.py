@@ -130,7 +130,9 @@ async def test_login_caches_the_session_privately_and_status_shows_every_service
     assert again.exit_code == EXIT_BY_CODE["unauthenticated"]
 
 
-async def test_accounts_create_and_get_with_tables_json_and_error_codes(cli: Cli) -> None:
+async def test_accounts_create_and_get_with_tables_json_and_error_codes(
+    cli: Cli, tmp_path: Path
+) -> None:
     name = f"Acme {uid()}"
     created = await cli.json("accounts", "create", name, "--country", "US", "--plan", "ultra")
     assert created["name"] == name and created["status"] == "Active"
@@ -142,6 +144,12 @@ async def test_accounts_create_and_get_with_tables_json_and_error_codes(cli: Cli
     missing = await cli("accounts", "get", uid("acc_"))
     assert missing.exit_code == EXIT_BY_CODE["not_found"]
     assert "not_found" in missing.stderr
+
+    rows = [{"first_name": "A", "last_name": "B", "email": email(), "user_type": "standard"}]
+    csv_file = user_csv(tmp_path / "one.csv", rows)
+    nowhere = await cli("users", "import", str(csv_file), "--account", uid("acc_"))
+    assert nowhere.exit_code == EXIT_BY_CODE["not_found"], nowhere.output
+    assert "Stopped sending" in nowhere.stderr
 
     invalid = await cli("--json", "accounts", "create", name, "--country", "XX", "--plan", "gold")
     assert invalid.exit_code == EXIT_BY_CODE["validation_failed"]

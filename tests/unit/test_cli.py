@@ -22,7 +22,7 @@ from provisioning_cli.config import (
 from provisioning_cli.csvmap import CsvError, read_rows, row_to_entry, write_results
 from provisioning_cli.importer import UserImport
 from provisioning_cli.main import _assignments, event_subject
-from shared.errors import AppError, LimitExceeded, ValidationFailed, field_error
+from shared.errors import AppError, LimitExceeded, NotFound, ValidationFailed, field_error
 
 # --- env file -------------------------------------------------------------------------
 
@@ -249,3 +249,24 @@ def test_set_assignments_nest_and_parse_json() -> None:
     assert _assignments(["a.b=1", "c=text", "d=true"]) == {"a": {"b": 1}, "c": "text", "d": True}
     assert event_subject("identity.user.added") == "events.identity.user.added"
     assert event_subject("events.account.>") == "events.account.>"
+
+
+async def test_a_refusal_about_the_account_stops_the_import() -> None:
+    class NoAccount(FakeClient):
+        async def call(
+            self, subject: str, payload: dict[str, Any] | None = None, *, timeout: float = 10.0
+        ) -> dict[str, Any]:
+            assert payload is not None
+            self.adds.append([u["email"] for u in payload["users"]])
+            raise NotFound("No such account.")
+
+    lines = ["first_name,last_name,email,user_type"]
+    lines += [f"F,L,u{i}@example.com,standard" for i in range(60)]
+    rows = read_rows(io.StringIO("\n".join(lines) + "\n"))
+    fake = NoAccount()
+    job = UserImport(fake, "acc_missing")  # type: ignore[arg-type]
+    results = await job.run(rows)
+    assert len(fake.adds) == 1  # the other two batches were not sent
+    assert job.aborted is not None and job.aborted.code == "not_found"
+    assert [r.status for r in results] == ["failed"] * 60
+    assert results[-1].error == "not sent (not_found)"

@@ -17,6 +17,8 @@ from provisioning_cli.csvmap import Row, chunks
 from shared import subjects as s
 
 BATCH = 25  # identity's MAX_USERS_PER_ADD
+# Refusals about the caller or the account, not the rows: no point sending more.
+STOP_CODES = frozenset({"unauthenticated", "forbidden", "not_found"})
 
 
 @dataclass
@@ -56,6 +58,7 @@ class UserImport:
         self.acknowledge_charges = acknowledge_charges
         self.on_done = on_done or (lambda n: None)
         self.results: dict[int, RowResult] = {}
+        self.aborted: AppError | None = None  # a refusal that holds for every batch
 
     def _record(self, r: RowResult) -> None:
         self.results[r.row] = r
@@ -69,7 +72,15 @@ class UserImport:
             else:
                 ready.append(row)
         for batch in chunks(ready, BATCH):
-            await self._batch(batch)
+            if self.aborted is None:
+                await self._batch(batch)
+            else:  # the same refusal would come back for every batch: stop sending
+                for r in batch:
+                    self._record(
+                        RowResult(
+                            r.line, r.email, "failed", error=f"not sent ({self.aborted.code})"
+                        )
+                    )
         return [self.results[r.line] for r in rows]
 
     async def _batch(self, batch: list[Row]) -> None:
@@ -88,6 +99,8 @@ class UserImport:
                 for p in problems:
                     if isinstance(p, dict) and isinstance(p.get("index"), int):
                         by_index.setdefault(p["index"], []).append(p)
+                if err.code in STOP_CODES:
+                    self.aborted = err
                 if err.code != "validation_failed" or not by_index:
                     for r in batch:  # the whole request was refused: every row says why
                         self._record(

@@ -698,7 +698,7 @@ def users_import(
     acc = _account(ctx, account)
     out_path = results or file.with_name(file.stem + ".results.csv")
 
-    async def action(c: Connected) -> list[dict[str, Any]]:
+    async def action(c: Connected) -> tuple[list[dict[str, Any]], AppError | None]:
         with Progress(
             TextColumn("users import"),
             BarColumn(),
@@ -714,9 +714,9 @@ def users_import(
                 acknowledge_charges=acknowledge_charges,
                 on_done=lambda n: bar.advance(task, n),
             )
-            return [r.as_dict() for r in await job.run(rows)]
+            return [r.as_dict() for r in await job.run(rows)], job.aborted
 
-    done = run(ctx, action)
+    done, aborted = run(ctx, action)
     with out_path.open("w", newline="", encoding="utf-8") as f:
         write_results(f, done)
     counts = {k: sum(1 for r in done if r["status"] == k) for k in ("added", "exists", "failed")}
@@ -731,6 +731,9 @@ def users_import(
         for r in done:
             if r["status"] == "failed":
                 message(f"  row {r['row']} {r['email']}: {r['error']}")
+    if aborted is not None:
+        message("Stopped sending: " + describe(aborted))
+        raise typer.Exit(exit_code(aborted))
     if counts["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
 
