@@ -40,7 +40,7 @@ lint: .venv ## ruff (lint and format check) and import-linter layer contracts
 
 .PHONY: types
 types: .venv ## mypy --strict on shared and each service
-	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack
+	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack -p provisioning_cli
 
 .PHONY: check
 check: lint types test ## Everything CI checks
@@ -53,6 +53,11 @@ fmt: .venv ## Format and fix what ruff can
 .PHONY: docs
 docs: .venv ## Regenerate docs/asyncapi.json from the contract
 	$(RUN) python -m shared.asyncapi > docs/asyncapi.json
+
+.PHONY: asyncapi-check
+asyncapi-check: ## Check docs/asyncapi.json with the official AsyncAPI parser (npm ci, Node 18+)
+	npm ci --prefix tools/asyncapi-check --ignore-scripts --no-audit --no-fund
+	node tools/asyncapi-check/check.mjs docs/asyncapi.json
 
 .PHONY: bench
 bench: .venv ## Benchmarks against raw baselines measured in the same run

@@ -10,11 +10,14 @@ import sys
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from shared import subjects as s
 from shared.auth import generate_keypair
 from shared.contracts.common import ErrorReply
+from shared.contracts.event_data import EVENT_DATA, EventData
 from shared.contracts.events import CloudEvent
+from shared.errors import STATUS_BY_CODE
 
 SERVICES = [
     ("account", "account.main", "account.config", "AccountConfig"),
@@ -33,12 +36,87 @@ def _key(subject: str) -> str:
     return subject.replace(".", "_").replace(">", "all").replace("*", "any")
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
-        components.setdefault(name, sub)
-    components.setdefault(model.__name__, schema)
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def _asyncapi_schema(node: Any) -> Any:
+    """pydantic's JSON Schema as an AsyncAPI Schema Object: no OpenAPI-style
+    ``discriminator`` object (AsyncAPI's is a property name; each variant of a tagged
+    union already pins its tag with ``const``)."""
+    if isinstance(node, dict):
+        return {
+            k: _asyncapi_schema(v)
+            for k, v in node.items()
+            if not (k == "discriminator" and isinstance(v, dict) and "propertyName" in v)
+        }
+    if isinstance(node, list):
+        return [_asyncapi_schema(v) for v in node]
+    return node
+
+
+class _Schemas:
+    """Every model of the document, named once: pydantic qualifies the names of
+    models that share a class name (two ``Role`` classes, two ``CreateRole`` ...)."""
+
+    def __init__(self) -> None:
+        self._models: list[type[BaseModel]] = []
+
+    def ref(self, model: type[BaseModel]) -> dict[str, Any]:
+        if model not in self._models:
+            self._models.append(model)
+        return {"$ref": f"__model__{self._models.index(model)}"}
+
+    def resolve(self, doc: dict[str, Any]) -> dict[str, Any]:
+        refs, top = models_json_schema(
+            [(m, "validation") for m in self._models],
+            ref_template="#/components/schemas/{model}",
+        )
+        by_index = {f"__model__{i}": refs[(m, "validation")] for i, m in enumerate(self._models)}
+        schemas = dict(sorted(top.get("$defs", {}).items()))
+        # error codes: the closed set every error reply carries
+        body = schemas.get("ErrorBody")
+        if body is not None:
+            body["properties"]["code"] = {
+                "type": "string",
+                "enum": list(STATUS_BY_CODE),
+                "title": "Code",
+                "description": "Stable machine-readable error code.",
+            }
+
+        def fix(node: Any) -> Any:
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref in by_index:
+                    return by_index[ref]
+                return {k: fix(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [fix(v) for v in node]
+            return node
+
+        out: dict[str, Any] = fix(doc)
+        out["components"]["schemas"] = _asyncapi_schema(schemas)
+        return out
+
+
+BEARER = {"$ref": "#/components/securitySchemes/bearerToken"}
+SECURITY_SCHEMES = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "The NATS message header `Authorization: Bearer <token>`: a session token from "
+            "`identity.v1.auth.login` or `account.v1.portals.switch` (or an integration "
+            "token). Every subject needs it except `identity.v1.auth.login`, "
+            "`identity.v1.activation.complete` and `<service>.v1.health`."
+        ),
+    },
+    "natsUserPassword": {
+        "type": "userPassword",
+        "description": (
+            "NATS connection authentication: `NATS_USER` and `NATS_PASSWORD` (or a "
+            "credentials file, `NATS_CREDS`) of a role: client (public request subjects, "
+            "replies on its own `NATS_INBOX_PREFIX`), ingest (`ingest.>`) or a service."
+        ),
+    },
+}
 
 
 def build() -> dict[str, Any]:
@@ -46,15 +124,18 @@ def build() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
-    err_ref = _schema(ErrorReply, schemas)
+    models = _Schemas()
     messages["ErrorReply"] = {
         "name": "ErrorReply",
-        "payload": err_ref,
+        "summary": "Every failure: {error: {code, message, details}}; code is one of the enum.",
+        "payload": models.ref(ErrorReply),
         "headers": {
             "type": "object",
             "properties": {
-                "Nats-Service-Error-Code": {"type": "string"},
+                "Nats-Service-Error-Code": {
+                    "type": "string",
+                    "description": "HTTP-like status of the code (400, 401, 403, ...).",
+                },
                 "Nats-Service-Error": {"type": "string"},
             },
         },
@@ -68,15 +149,31 @@ def build() -> dict[str, Any]:
         for ep in sorted(svc.rpc.endpoints.values(), key=lambda e: e.subject):
             k = _key(ep.subject)
             req_name = f"{k}_request"
+            request_headers: dict[str, Any] = {
+                "X-Correlation-Id": {"type": "string"},
+            }
+            if not ep.public:
+                request_headers["Authorization"] = {
+                    "type": "string",
+                    "pattern": "^Bearer .+$",
+                    "description": "Bearer session token.",
+                }
+            if ep.internal:
+                request_headers["X-Internal-Key"] = {"type": "string"}
             messages[req_name] = {
                 "name": ep.request.__name__,
-                "payload": _schema(ep.request, schemas),
+                "payload": models.ref(ep.request),
+                "headers": {
+                    "type": "object",
+                    "properties": request_headers,
+                    "required": [h for h in ("Authorization",) if h in request_headers],
+                },
             }
             reply_msgs = [{"$ref": "#/components/messages/ErrorReply"}]
             if ep.reply is not None:
                 messages[f"{k}_reply"] = {
                     "name": ep.reply.__name__,
-                    "payload": _schema(ep.reply, schemas),
+                    "payload": models.ref(ep.reply),
                 }
                 reply_msgs.insert(0, {"$ref": f"#/components/messages/{k}_reply"})
             channels[k] = {
@@ -94,7 +191,9 @@ def build() -> dict[str, Any]:
                 "reply": {"messages": reply_msgs},
                 "x-service": service,
             }
-    event_ref = _schema(CloudEvent, schemas)
+            if not ep.public:
+                operations[k]["security"] = [BEARER]
+    envelope = models.ref(CloudEvent)
     for name in dir(s):
         value = getattr(s, name)
         if (
@@ -103,22 +202,44 @@ def build() -> dict[str, Any]:
             and not value.endswith(">")
         ):
             k = _key(value)
+            # a subject without an entry still documents (test_asyncapi flags it)
+            data_model = EVENT_DATA.get(value, EventData)
             messages[k] = {
                 "name": value,
-                "payload": event_ref,
+                "title": f"{value} ({data_model.__name__})",
+                "payload": {
+                    "allOf": [
+                        envelope,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "type": {"const": value.removeprefix("events.")}
+                                if value.startswith("events.")
+                                else {"type": "string"},
+                                "data": models.ref(data_model),
+                            },
+                        },
+                    ]
+                },
                 "headers": {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}},
             }
             channels[k] = {
                 "address": value,
                 "messages": {"event": {"$ref": f"#/components/messages/{k}"}},
             }
+            inbound = value.startswith("ingest.")
             operations[f"publish_{k}"] = {
-                "action": "send",
+                "action": "receive" if inbound else "send",
                 "channel": {"$ref": f"#/channels/{k}"},
-                "summary": "JetStream event (CloudEvents envelope); "
-                "payloads in docs/internal-contract.md",
+                "summary": (
+                    "Inbound event from another system (JetStream); needs the Authorization "
+                    "header where CONTRACT.md says so."
+                    if inbound
+                    else "JetStream event in a CloudEvents envelope; `data` is "
+                    f"{data_model.__name__} (docs/internal-contract.md)."
+                ),
             }
-    return {
+    doc = {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Account and user provisioning",
@@ -128,11 +249,22 @@ def build() -> dict[str, Any]:
             ),
         },
         "defaultContentType": "application/json",
-        "servers": {"nats": {"host": "localhost:4222", "protocol": "nats"}},
+        "servers": {
+            "nats": {
+                "host": "localhost:4222",
+                "protocol": "nats",
+                "security": [{"$ref": "#/components/securitySchemes/natsUserPassword"}],
+            }
+        },
         "channels": dict(sorted(channels.items())),
         "operations": dict(sorted(operations.items())),
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": {},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
+    return models.resolve(doc)
 
 
 def main() -> None:
