@@ -54,13 +54,6 @@ def find_problem(
     return None
 
 
-def check_value(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
-    """Raise ``validation_failed`` naming the field if ``value`` breaks the bounds."""
-    problem = find_problem(value, max_depth=max_depth)
-    if problem is not None:
-        raise ValidationFailed(f"The field {problem[0]} {problem[1]}.", [field_error(*problem)])
-
-
 def parse_object(
     data: bytes, *, max_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_DEPTH
 ) -> dict[str, Any]:
