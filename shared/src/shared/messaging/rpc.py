@@ -142,7 +142,7 @@ class RpcRouter:
         self._subs: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self.public_concurrency = 8
-        self.public_queue = 64
+        self.public_queue = 128
         self._public_waiting = 0
         self.throttle = KeyedThrottle(rate=1.0, burst=10.0)
 
@@ -189,7 +189,7 @@ class RpcRouter:
         internal_key: str = "",
         *,
         public_concurrency: int = 8,
-        public_queue: int = 64,
+        public_queue: int = 128,
         throttle: KeyedThrottle | None = None,
     ) -> None:
         """Bind the router to a service; :meth:`start` subscribes once connected.
