@@ -271,3 +271,84 @@ async def engage_import(b: Bench, count: int = 10000) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "target_s": 10,
     }
+
+
+@scenario("flood")
+async def flood(b: Bench) -> dict[str, Any]:
+    """Authenticated users.get and health while 1,500 bogus activation.complete and 600
+    bogus logins are in flight (target: p99 under 100 ms)."""
+    token = await b.operator()
+    acc = await b.req(
+        "account.v1.accounts.create",
+        {"name": f"Flood {uuid.uuid4().hex[:6]}", "country": "US", "plan": "ultra"},
+        token,
+    )
+    await asyncio.sleep(1.0)  # identity learns the account from its event
+    user = (
+        await b.req(
+            "identity.v1.users.add",
+            {"account_id": acc["id"], "users": [_entry(0, uuid.uuid4().hex[:8])]},
+            token,
+        )
+    )["users"][0]
+    get_body = json.dumps({"account_id": acc["id"], "user_id": user["id"]}).encode()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def sample(n: int) -> tuple[list[float], list[float]]:
+        gets, healths = [], []
+        for _ in range(n):
+            t = time.perf_counter()
+            await b.nc.request("identity.v1.users.get", get_body, timeout=30, headers=headers)
+            gets.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            await b.nc.request("identity.v1.health", b"{}", timeout=30)
+            healths.append(time.perf_counter() - t)
+        return gets, healths
+
+    quiet_gets, quiet_healths = await sample(200)
+    codes: dict[str, int] = {}
+
+    async def bogus(subject: str, body: dict[str, Any]) -> None:
+        try:
+            msg = await b.nc.request(subject, json.dumps(body).encode(), timeout=60)
+            data = json.loads(msg.data)
+            err = data.get("error") if isinstance(data, dict) else None
+            key = (err.get("details", {}).get("reason") or err["code"]) if err else "ok"
+        except Exception as exc:
+            key = type(exc).__name__
+        codes[key] = codes.get(key, 0) + 1
+
+    flood_tasks = [
+        asyncio.create_task(
+            bogus(
+                "identity.v1.activation.complete",
+                {"token": uuid.uuid4().hex + uuid.uuid4().hex, "password": "copper-kettle-58"},
+            )
+        )
+        for _ in range(1500)
+    ] + [
+        asyncio.create_task(
+            bogus(
+                "identity.v1.auth.login",
+                {"email": f"nobody.{i}.{uuid.uuid4().hex[:6]}@example.com", "password": "wrong"},
+            )
+        )
+        for i in range(600)
+    ]
+    await asyncio.sleep(0.2)  # the flood is in flight
+    t0 = time.perf_counter()
+    gets, healths = await sample(200)
+    sampled_s = time.perf_counter() - t0
+    in_flight_after = sum(1 for t in flood_tasks if not t.done())
+    await asyncio.gather(*flood_tasks)
+    return {
+        "quiet_users_get_p99_ms": round(pct(quiet_gets, 0.99) * 1000, 1),
+        "quiet_health_p99_ms": round(pct(quiet_healths, 0.99) * 1000, 1),
+        "flood_users_get_p50_ms": round(pct(gets, 0.5) * 1000, 1),
+        "flood_users_get_p99_ms": round(pct(gets, 0.99) * 1000, 1),
+        "flood_health_p99_ms": round(pct(healths, 0.99) * 1000, 1),
+        "sampled_for_s": round(sampled_s, 1),
+        "flood_still_in_flight_after_sampling": in_flight_after,
+        "flood_replies": codes,
+        "target_p99_ms": 100,
+    }

@@ -62,9 +62,11 @@ async def ensure_database(url: str) -> None:
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """No pre-ping (it costs a round trip per checkout): a connection found dead is
     invalidated by SQLAlchemy, and the RPC layer retries that request once
-    (:func:`is_connection_lost`)."""
+    (:func:`is_connection_lost`). ``hide_parameters``: a failed statement's error (and
+    so any log of it) never shows its parameters, which may be credential hashes."""
     return create_async_engine(
         to_asyncpg_url(url),
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,

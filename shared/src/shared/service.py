@@ -30,7 +30,7 @@ from shared.errors import NotFound
 from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.rpc import RpcRouter
+from shared.messaging.rpc import KeyedThrottle, RpcRouter
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
 from shared.settings import ServiceSettings
@@ -168,7 +168,16 @@ class Service:
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.pg = await make_raw_pool(url)
-        self.rpc.mount(self.verifier, self.queue, self.settings.internal_key)
+        self.rpc.mount(
+            self.verifier,
+            self.queue,
+            self.settings.internal_key,
+            public_concurrency=self.settings.rpc_public_concurrency,
+            public_queue=self.settings.rpc_public_queue,
+            throttle=KeyedThrottle(
+                self.settings.rpc_throttle_rate, self.settings.rpc_throttle_burst
+            ),
+        )
 
     async def _after_startup(self) -> None:
         js = self.js
@@ -241,7 +250,12 @@ class Service:
     # --- built-in endpoints -------------------------------------------------
     def _register_health(self, subject: str) -> None:
         @self.rpc.endpoint(
-            subject, Empty, Health, public=True, summary="Liveness and dependencies."
+            subject,
+            Empty,
+            Health,
+            public=True,
+            budgeted=False,
+            summary="Liveness and dependencies.",
         )
         async def health(cmd: Empty, principal: Principal | None) -> Health:
             db = "ok"

@@ -67,6 +67,12 @@ class ServiceSettings(BaseSettings):
     request_timeout: float = 5.0
     internal_key: str = ""
     db_name: str = ""
+    # Unauthenticated requests (sign-in, activation): how many run at once, how many
+    # more may wait (any beyond are refused at once), and the per-key attempt rate.
+    rpc_public_concurrency: int = Field(default=8, ge=1, le=1024)
+    rpc_public_queue: int = Field(default=128, ge=0, le=100_000)
+    rpc_throttle_rate: float = Field(default=1.0, gt=0)
+    rpc_throttle_burst: float = Field(default=10.0, ge=1)
 
     @model_validator(mode="before")
     @classmethod

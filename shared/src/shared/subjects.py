@@ -59,6 +59,9 @@ AUTH_LOGIN = "identity.v1.auth.login"
 AUTH_CHANGE_PASSWORD = "identity.v1.auth.change_password"
 AUTH_MINT = "identity.v1.auth.mint"  # service-to-service: account's portal switch
 ACTIVATION_COMPLETE = "identity.v1.activation.complete"
+INTEGRATIONS_CREATE = "identity.v1.integrations.create"
+INTEGRATIONS_LIST = "identity.v1.integrations.list"
+INTEGRATIONS_REVOKE = "identity.v1.integrations.revoke"
 IDENTITY_DEAD_LETTERS_LIST = "identity.v1.dead_letters.list"
 IDENTITY_DEAD_LETTERS_REPLAY = "identity.v1.dead_letters.replay"
 

@@ -70,6 +70,11 @@ async def test_directory_requests_are_provisioned_once_with_the_outcome_as_event
     system: System,
 ) -> None:
     acc = await ready_account(system)
+    itg = await system.call(
+        "identity.v1.integrations.create",
+        {"account_id": acc["id"], "name": "HR sync", "role": "Users Admin"},
+        token=system.token_for(acc["id"]),
+    )
     js = system.ingest_nc.jetstream()
     ok_id, bad_id = uid("req"), uid("req")
     good = {"request_id": ok_id, "account_id": acc["id"], "user": entry(email())}
@@ -78,7 +83,7 @@ async def test_directory_requests_are_provisioned_once_with_the_outcome_as_event
         await js.publish(
             "ingest.directory.user.requested",
             json.dumps(payload).encode(),
-            headers={"Nats-Msg-Id": str(uuid.uuid4())},
+            headers={"Nats-Msg-Id": str(uuid.uuid4()), "Authorization": f"Bearer {itg['token']}"},
         )
 
     async def outcomes() -> list[dict]:

@@ -17,3 +17,5 @@ class IdentityConfig(ServiceSettings):
     operator_password: str = ""
     max_failed_logins: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=900, ge=1)
+    # threads for argon2/bcrypt: bounds the CPU and memory a flood of sign-ins can take
+    hash_threads: int = Field(default=2, ge=1, le=64)

@@ -15,6 +15,7 @@ from shared.messaging.rpc import Handler, RpcRouter
 from shared.service import Service
 
 from identity import handlers as h
+from identity import integrations as itg
 from identity.adapters.clients import AccountDirectory, AccountInventory, InviteRedeemer
 from identity.adapters.hashing import Argon2Hasher
 from identity.config import IdentityConfig
@@ -34,10 +35,14 @@ def _data(d: Delivery) -> dict[str, Any]:
 
 def _ingest_id(subject: str, data: dict[str, Any], headers: dict[str, str]) -> str:
     """Provisioning requests are deduplicated by their ``request_id`` (bare or in a
-    CloudEvent envelope)."""
+    CloudEvent envelope) per credential: a message with someone else's request id but
+    without their token cannot use that id up (the use case then dedupes per account)."""
     inner = data.get("data") if isinstance(data.get("data"), dict) else data
     rid = inner.get("request_id") if isinstance(inner, dict) else None
-    return f"req:{rid}" if rid else ""
+    if not rid:
+        return ""
+    who = itg.token_hash(itg.bearer(headers))[:16]
+    return f"req:{who}:{str(rid)[:160]}"
 
 
 def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
@@ -45,7 +50,7 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         return svc.broker.connection
 
     deps = h.Deps(
-        hasher=Argon2Hasher(),
+        hasher=Argon2Hasher(config.hash_threads),
         signer=TokenSigner(config.token_private_key, config.session_ttl_seconds),
         inventory=AccountInventory(nc, config.token_private_key, config.internal_key),
         invitations=InviteRedeemer(nc, config.token_private_key, config.internal_key),
@@ -60,7 +65,14 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         assert p is not None
         return p
 
-    @rpc.endpoint(s.AUTH_LOGIN, c.Login, c.Session, public=True, summary="Sign in.")
+    @rpc.endpoint(
+        s.AUTH_LOGIN,
+        c.Login,
+        c.Session,
+        public=True,
+        throttle=lambda cmd: str(cmd.email).strip().lower(),
+        summary="Sign in.",
+    )
     async def login(cmd: c.Login, p: Principal | None) -> c.Session:
         return await h.login(cmd, uow(), deps)
 
@@ -73,6 +85,7 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         c.CompleteActivation,
         c.User,
         public=True,
+        throttle=lambda cmd: str(cmd.token)[:8],
         summary="Accept an invitation: token + new password.",
     )
     async def activate(cmd: c.CompleteActivation, p: Principal | None) -> c.User:
@@ -151,6 +164,33 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
     async def roles_create(cmd: c.CreateRole, p: Principal | None) -> c.Role:
         return await h.create_role(cmd, uow(), who(p))
 
+    @rpc.endpoint(
+        s.INTEGRATIONS_CREATE,
+        c.CreateIntegration,
+        c.Integration,
+        summary="A token for another system's directory requests (shown once).",
+    )
+    async def integrations_create(cmd: c.CreateIntegration, p: Principal | None) -> c.Integration:
+        return await itg.create_integration(cmd, uow(), who(p))
+
+    @rpc.endpoint(
+        s.INTEGRATIONS_LIST,
+        c.ListIntegrations,
+        c.IntegrationPage,
+        summary="The account's integrations (no tokens).",
+    )
+    async def integrations_list(cmd: c.ListIntegrations, p: Principal | None) -> c.IntegrationPage:
+        return await itg.list_integrations(cmd, uow(), who(p))
+
+    @rpc.endpoint(
+        s.INTEGRATIONS_REVOKE,
+        c.RevokeIntegration,
+        c.Integration,
+        summary="Revoke an integration: its token is refused from then on.",
+    )
+    async def integrations_revoke(cmd: c.RevokeIntegration, p: Principal | None) -> c.Integration:
+        return await itg.revoke_integration(cmd, uow(), who(p))
+
     # --- consumers ----------------------------------------------------------------
     async def on_account_event(d: Delivery, u: UnitOfWork) -> None:
         data = _data(d)
@@ -201,7 +241,9 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
     async def on_user_requested(d: Delivery, u: UnitOfWork) -> None:
         data = d.data.get("data") if isinstance(d.data.get("data"), dict) else d.data
         try:
-            await h.provision_requested(cast(dict[str, Any], data), cast(Uow, u), deps)
+            await itg.provision_requested(
+                cast(dict[str, Any], data), d.headers, cast(Uow, u), deps, svc.verifier.verify
+            )
         except ValueError as exc:  # the envelope itself is malformed
             raise Poison(str(exc)) from exc
 

@@ -288,7 +288,7 @@ class _Entry:
     prefix: tuple[str | int, ...]
     entry: c.UserEntry | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
-    hashes: asyncio.Future[list[str]] | None = None
+    hashes: asyncio.Future[list[str | None]] | None = None
     role: domain.Role | None = None
     number: str | None = None
     send_at: datetime | None = None
@@ -327,14 +327,17 @@ def _pure_checks(e: _Entry, now: datetime) -> None:
         e.error("shipping_address", "is required for a purchased phone")
     st = u.setup
     if isinstance(st, c.AssignCredentials):
-        for msg in domain.password_problems(
-            st.password, first_name=u.first_name, last_name=u.last_name, email=u.email
-        ):
-            e.error("setup.password", msg)
-        for msg in domain.pin_problems(st.pin, u.extension_number):
-            e.error("setup.pin", msg)
-        for msg in domain.answer_problems(st.security_answer):
-            e.error("setup.security_answer", msg)
+        if st.password is not None:
+            for msg in domain.password_problems(
+                st.password, first_name=u.first_name, last_name=u.last_name, email=u.email
+            ):
+                e.error("setup.password", msg)
+        if st.pin is not None:
+            for msg in domain.pin_problems(st.pin, u.extension_number):
+                e.error("setup.pin", msg)
+        if st.security_answer is not None:
+            for msg in domain.answer_problems(st.security_answer):
+                e.error("setup.security_answer", msg)
     elif isinstance(st, c.ScheduleInvite):
         try:
             e.send_at = domain.schedule_instant(st.send_at, st.time_zone, now)
@@ -342,12 +345,19 @@ def _pure_checks(e: _Entry, now: datetime) -> None:
             e.error("setup.send_at", str(exc))
 
 
-async def _hash_credentials(hasher: Hasher, st: c.AssignCredentials) -> list[str]:
+async def _hash_credentials(hasher: Hasher, st: c.AssignCredentials) -> list[str | None]:
+    """[password, pin, answer] hashes; an imported ``password_hash`` is kept as is."""
+
+    async def nothing() -> None:
+        return None
+
     return list(
         await asyncio.gather(
-            hasher.hash(st.password),
-            hasher.hash(st.pin),
-            hasher.hash(domain.normalize_answer(st.security_answer)),
+            hasher.hash(st.password) if st.password is not None else nothing(),
+            hasher.hash(st.pin) if st.pin is not None else nothing(),
+            hasher.hash(domain.normalize_answer(st.security_answer))
+            if st.security_answer is not None
+            else nothing(),
         )
     )
 
@@ -539,10 +549,22 @@ async def provision(
                     e.number = e.entry.extension_number
         for e in entries:
             u = e.entry
-            if u and isinstance(u.setup, c.AssignCredentials) and e.number == u.setup.pin:
+            if (
+                u
+                and isinstance(u.setup, c.AssignCredentials)
+                and u.setup.pin is not None
+                and e.number == u.setup.pin
+            ):
                 e.error("setup.pin", "must not be the user's extension number")
         _raise_if_errors(entries)
-        hashes = {id(e): await e.hashes for e in entries if e.hashes is not None}
+        hashes: dict[int, list[str | None]] = {}
+        for e in entries:
+            if e.hashes is not None:
+                got = await e.hashes
+                st = e.entry.setup if e.entry is not None else None
+                if isinstance(st, c.AssignCredentials) and st.password_hash is not None:
+                    got[0] = st.password_hash
+                hashes[id(e)] = got
     finally:
         for e in entries:
             if e.hashes is not None and not e.hashes.done():
@@ -633,7 +655,7 @@ async def _release_quietly(deps: Deps, allocation_id: str) -> None:
 def _build_rows(
     acc: dict[str, Any],
     entries: list[_Entry],
-    hashes: dict[int, list[str]],
+    hashes: dict[int, list[str | None]],
     allocations: dict[str, list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     facts = acc["facts"]
@@ -677,7 +699,7 @@ def _build_rows(
         }
         st = u.setup
         creds = isinstance(st, c.AssignCredentials)
-        h = hashes.get(id(e), [None, None, None])
+        h: list[str | None] = hashes.get(id(e), [None, None, None])
         rows.append(
             {
                 "id": new_id("usr"),
@@ -746,47 +768,6 @@ async def assign_extension(
                 await _release_quietly(deps, done.allocation_id)
             raise
     return to_user(done.rows[0])
-
-
-async def provision_requested(data: dict[str, Any], uow: UnitOfWork, deps: Deps) -> None:
-    """``ingest.directory.user.requested``: like ``users.add`` for one entry; the outcome
-    is ``user.added`` (with ``request_id``) or ``user.provisioning_failed``. Runs in the
-    consumer's transaction; the request id dedupes and names the inventory allocation."""
-    req = c.UserRequested.model_validate(data)
-    if await uow.provisioning.seen(req.request_id):
-        return
-    try:
-        async with uow.savepoint():
-            done = await provision(
-                uow,
-                deps,
-                Actor(None),
-                req.account_id,
-                [req.user],
-                prefix="user",
-                allocation_id=f"prov-{req.request_id}"[:64],
-                extra_event_data={"request_id": req.request_id},
-            )
-            await uow.provisioning.record(
-                req.request_id, req.account_id, done.rows[0]["id"], "added"
-            )
-    except (ValidationFailed, NotFound, Conflict, LimitExceeded, Forbidden) as err:
-        errors = err.details.get("errors") or [{"field": "user", "message": err.message}]
-        await uow.provisioning.record(req.request_id, req.account_id, None, "failed")
-        uow.add_event(
-            make_event(
-                SOURCE,
-                s.USER_PROVISIONING_FAILED,
-                {
-                    "request_id": req.request_id,
-                    "account_id": req.account_id,
-                    "code": err.code,
-                    "message": err.message,
-                    "errors": errors,
-                },
-                key=req.request_id,
-            )
-        )
 
 
 # --- extensions -----------------------------------------------------------------
@@ -1103,8 +1084,14 @@ async def login(cmd: c.Login, uow: UnitOfWork, deps: Deps) -> c.Session:
             {"field": "account_id", "account_ids": [r["account_id"] for r in matched]},
         )
     row = matched[0]
+    rehashed = None
+    if deps.hasher.needs_rehash(row["password_hash"]):
+        # an imported hash (bcrypt, other argon2 parameters) becomes ours
+        rehashed = await deps.hasher.hash(cmd.password)
     async with uow:
         await uow.throttle.clear(cmd.email)
+        if rehashed is not None:
+            await uow.users.replace_password_hash(row["id"], row["password_hash"], rehashed)
         perms = await _role_permissions(uow, row)
         await uow.commit()
     return _session_for(row, perms, deps.signer)

@@ -22,6 +22,7 @@ STREAMS = [
         s.STREAM_INGEST_DIRECTORY,
         [s.INGEST_DIRECTORY_ALL],
         description="user provisioning requests from other systems",
+        work_queue=True,  # a request is deleted once handled: no credential stays at rest
     ),
 ]
 

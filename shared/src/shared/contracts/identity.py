@@ -86,15 +86,43 @@ class ScheduleInvite(Command):
     time_zone: TimeZone
 
 
+PasswordHash = Annotated[str, Field(max_length=512), AfterValidator(v.password_hash)]
+SECRET_FIELDS = ("password", "pin", "security_answer")
+"""Plaintext secrets: accepted only in the request/reply that sets them, never on ingest."""
+
+
 class AssignCredentials(Command):
+    """Either ``password`` (with ``pin``, ``security_question`` and ``security_answer``,
+    all required) or ``password_hash``: a PHC string (argon2id or bcrypt) exported by
+    another identity system, kept as is and verified at sign-in (``pin`` and the
+    security question optional). Directory requests (ingest) take only the hash."""
+
     option: Literal["assign_credentials"]
-    password: Password
+    password: Password | None = None
+    password_hash: PasswordHash | None = None
     temporary_password: bool = True
-    pin: Annotated[str, Field(min_length=1, max_length=32)]
-    security_question: Annotated[
-        str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)
-    ]
-    security_answer: Annotated[str, Field(min_length=1, max_length=200)]
+    pin: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    security_question: (
+        Annotated[str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)]
+        | None
+    ) = None
+    security_answer: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> AssignCredentials:
+        if (self.password is None) == (self.password_hash is None):
+            raise ValueError("give exactly one of password and password_hash")
+        if self.password is not None:
+            missing = [
+                f
+                for f in ("pin", "security_question", "security_answer")
+                if getattr(self, f) is None
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required with a password")
+        if (self.security_question is None) != (self.security_answer is None):
+            raise ValueError("security_question and security_answer go together")
+        return self
 
 
 class ActivateLater(Command):
@@ -342,8 +370,49 @@ class Mint(Command):
 
 
 class UserRequested(Model):
-    """``ingest.directory.user.requested``: one user entry, provisioned asynchronously."""
+    """``ingest.directory.user.requested``: one user entry, provisioned asynchronously,
+    checked as ``users.add`` by the principal of its ``Authorization`` header would be."""
 
     request_id: Annotated[str, Field(min_length=1, max_length=128)]
     account_id: Id
     user: dict[str, Any]
+    acknowledge_charges: bool = False
+
+
+# --- integrations: other systems' credentials for directory requests ----------------
+
+
+class CreateIntegration(Command):
+    account_id: Id
+    name: ShortText
+    role: ShortText
+
+
+class ListIntegrations(PageRequest):
+    account_id: Id
+
+
+class RevokeIntegration(Command):
+    account_id: Id
+    integration_id: Id
+
+
+class Integration(Model):
+    """An integration: ``token`` only in the reply to ``integrations.create`` (shown
+    once; identity keeps its SHA-256 only). ``token_prefix`` identifies it later."""
+
+    id: str
+    account_id: str
+    name: str
+    role: str
+    role_id: str
+    token_prefix: str
+    created_by: str
+    created_at: Any = None
+    revoked_at: Any = None
+    token: str | None = None
+
+
+class IntegrationPage(Model):
+    items: list[Integration]
+    next_cursor: str | None = None

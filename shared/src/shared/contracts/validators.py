@@ -4,6 +4,7 @@ ISO 3166 countries, E.164 numbers, email syntax."""
 from __future__ import annotations
 
 import functools
+import re
 import zoneinfo
 
 import phonenumbers
@@ -72,3 +73,35 @@ def email(value: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     return info.normalized
+
+
+# Imported password hashes (PHC strings), with cost bounds: a hash is verified at
+# every sign-in, so an outsized cost would be a denial of service.
+_ARGON2ID = re.compile(
+    r"^\$argon2id\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128}$"
+)
+_BCRYPT = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+ARGON2_MAX_MEMORY_KIB = 65536
+ARGON2_MAX_TIME = 10
+ARGON2_MAX_LANES = 8
+BCRYPT_COST = (4, 14)
+
+
+def password_hash(value: str) -> str:
+    """A PHC string: argon2id (v=19; m <= 64 MiB, t <= 10, p <= 8) or bcrypt
+    (``$2a$``/``$2b$``/``$2y$``, cost 4 to 14)."""
+    m = _ARGON2ID.match(value)
+    if m:
+        mem, t, p = (int(x) for x in m.groups())
+        if not (8 <= mem <= ARGON2_MAX_MEMORY_KIB and 1 <= t <= ARGON2_MAX_TIME):
+            raise ValueError("argon2id parameters out of range (m 8..65536 KiB, t 1..10)")
+        if not 1 <= p <= ARGON2_MAX_LANES:
+            raise ValueError("argon2id parallelism out of range (p 1..8)")
+        return value
+    b = _BCRYPT.match(value)
+    if b:
+        cost = int(b.group(1))
+        if not BCRYPT_COST[0] <= cost <= BCRYPT_COST[1]:
+            raise ValueError("bcrypt cost out of range (4..14)")
+        return value
+    raise ValueError("must be a PHC string: argon2id ($argon2id$v=19$...) or bcrypt ($2b$...)")

@@ -189,6 +189,8 @@ class ConsumerRunner:
                 return "payload is not a JSON object"
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return f"payload is not JSON: {exc}"
+        except RecursionError:
+            return "payload is nested too deeply"
         mid = self.sub.message_id(msg.subject, data, headers)
         if not mid:
             return "message has no id to deduplicate by"

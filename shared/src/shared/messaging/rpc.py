@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +29,43 @@ from pydantic import BaseModel, ValidationError
 
 from shared.auth import Principal, TokenVerifier
 from shared.db import is_connection_lost
-from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
+from shared.errors import (
+    AppError,
+    Forbidden,
+    Internal,
+    LimitExceeded,
+    ValidationFailed,
+    field_error,
+)
 from shared.logs import correlation_id
+from shared.messaging.payload import parse_object
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Principal | None], Awaitable[Any]]
+ThrottleKey = Callable[[Any], str | None]
+
+
+class KeyedThrottle:
+    """A token bucket per key (an email, a token prefix): ``burst`` attempts at once,
+    then ``rate`` per second. Bounded memory: the least recently used keys are
+    forgotten beyond ``max_keys``."""
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 50_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        ok = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if ok else tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return ok
 
 
 def loc_to_path(loc: tuple[int | str, ...]) -> tuple[str, int | None]:
@@ -91,6 +123,11 @@ class Endpoint:
     public: bool
     summary: str
     internal: bool = False
+    budgeted: bool = False
+    """Unauthenticated work (sign-in, activation): served on the router's own small
+    budget, so a flood of it cannot delay authenticated requests."""
+    throttle: ThrottleKey | None = None
+    """The key (an email, a token prefix) whose attempts are rate-limited."""
 
 
 class RpcRouter:
@@ -104,6 +141,10 @@ class RpcRouter:
         self.queue = service
         self._subs: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.public_concurrency = 8
+        self.public_queue = 128
+        self._public_waiting = 0
+        self.throttle = KeyedThrottle(rate=1.0, burst=10.0)
 
     def endpoint(
         self,
@@ -114,10 +155,14 @@ class RpcRouter:
         public: bool = False,
         internal: bool = False,
         summary: str = "",
+        budgeted: bool | None = None,
+        throttle: ThrottleKey | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register a handler. ``public``: no token needed. ``internal``: only other
         services may call it (header ``X-Internal-Key`` = the deployment's
-        ``INTERNAL_KEY``), in addition to a valid token."""
+        ``INTERNAL_KEY``), in addition to a valid token. ``budgeted`` (default: as
+        ``public``): served on the bounded budget for unauthenticated work; health
+        checks opt out. ``throttle``: the key whose attempts are rate-limited."""
 
         def register(fn: Handler) -> Handler:
             if subject in self.endpoints:  # pragma: no cover
@@ -130,16 +175,34 @@ class RpcRouter:
                 public,
                 summary or (fn.__doc__ or "").strip(),
                 internal,
+                public if budgeted is None else budgeted,
+                throttle,
             )
             return fn
 
         return register
 
-    def mount(self, verifier: TokenVerifier, queue: str, internal_key: str = "") -> None:
-        """Bind the router to a service; :meth:`start` subscribes once connected."""
+    def mount(
+        self,
+        verifier: TokenVerifier,
+        queue: str,
+        internal_key: str = "",
+        *,
+        public_concurrency: int = 8,
+        public_queue: int = 128,
+        throttle: KeyedThrottle | None = None,
+    ) -> None:
+        """Bind the router to a service; :meth:`start` subscribes once connected.
+        ``public_concurrency`` unauthenticated requests run at once and at most
+        ``public_queue`` more wait; any beyond are refused at once (``limit_exceeded``,
+        reason ``busy``) instead of queuing without bound."""
         self.verifier = verifier
         self.internal_key = internal_key
         self.queue = queue
+        self.public_concurrency = public_concurrency
+        self.public_queue = public_queue
+        if throttle is not None:
+            self.throttle = throttle
 
     async def start(self, nc: Client, max_in_flight: int = 256) -> None:
         """Serve every endpoint as a queue subscription on the broker's connection.
@@ -150,6 +213,7 @@ class RpcRouter:
         simple query put together; see docs/decisions.md."""
         self._nc = nc
         self._limit = asyncio.Semaphore(max_in_flight)
+        self._public_limit = asyncio.Semaphore(self.public_concurrency)
         for ep in self.endpoints.values():
 
             async def on_msg(msg: Msg, ep: Endpoint = ep) -> None:
@@ -173,8 +237,23 @@ class RpcRouter:
             await asyncio.wait(list(self._in_flight), timeout=timeout)
 
     async def _serve(self, ep: Endpoint, msg: Msg) -> None:
-        async with self._limit:
-            response = await self.dispatch(ep, msg.data, msg.headers)
+        if not ep.budgeted:
+            async with self._limit:
+                response = await self.dispatch(ep, msg.data, msg.headers)
+        elif self._public_waiting >= self.public_concurrency + self.public_queue:
+            response = error_response(
+                LimitExceeded(
+                    "The service is busy with unauthenticated requests; try again shortly.",
+                    {"reason": "busy", "retry_after_seconds": 1},
+                )
+            )
+        else:
+            self._public_waiting += 1
+            try:
+                async with self._public_limit:
+                    response = await self.dispatch(ep, msg.data, msg.headers)
+            finally:
+                self._public_waiting -= 1
         if msg.reply:
             body = (
                 response.body if isinstance(response.body, bytes) else str(response.body).encode()
@@ -197,19 +276,18 @@ class RpcRouter:
             if not ep.public:
                 assert self.verifier is not None
                 principal = self.verifier.from_headers(headers)
-            try:
-                raw = json.loads(data) if data else {}
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ValidationFailed(
-                    "The request body is not valid JSON.",
-                    [field_error("body", f"invalid JSON: {exc}")],
-                ) from exc
-            if not isinstance(raw, dict):
-                raise ValidationFailed.single("body", "The request body must be a JSON object.")
+            raw = parse_object(data)
             try:
                 cmd = ep.request.model_validate(raw)
             except ValidationError as exc:
                 raise validation_error(exc) from exc
+            if ep.throttle is not None:
+                key = ep.throttle(cmd)
+                if key and not self.throttle.allow(f"{ep.subject}:{key}"):
+                    raise LimitExceeded(
+                        "Too many attempts; try again shortly.",
+                        {"reason": "throttled", "retry_after_seconds": 1},
+                    )
             try:
                 result = await ep.handler(cmd, principal)
             except Exception as exc:

@@ -14,6 +14,7 @@ from identity.adapters.tables import (
     accounts,
     cost_centers,
     extensions,
+    integrations,
     login_throttle,
     operators,
     provisioning_requests,
@@ -350,6 +351,15 @@ class UserRepository:
         q = sa.select(sa.literal(1)).where(sa.func.lower(users.c.email) == email.lower()).limit(1)
         return (await self.session.execute(q)).first() is not None
 
+    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
+        """The same password, hashed anew (no version bump: nothing a reader sees
+        changes); only if the hash is still ``old`` (no password change raced it)."""
+        await self.session.execute(
+            sa.update(users)
+            .where(users.c.id == user_id, users.c.password_hash == old)
+            .values(password_hash=new)
+        )
+
 
 class ThrottleRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -404,8 +414,52 @@ class ProvisioningRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def seen(self, request_id: str) -> bool:
+    async def seen(self, account_id: str, request_id: str) -> bool:
         q = sa.select(provisioning_requests.c.request_id).where(
-            provisioning_requests.c.request_id == request_id
+            provisioning_requests.c.account_id == account_id,
+            provisioning_requests.c.request_id == request_id,
         )
         return (await self.session.execute(q)).first() is not None
+
+
+class IntegrationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: dict[str, Any]) -> None:
+        await self.session.execute(sa.insert(integrations).values(**row))
+
+    async def get(
+        self, account_id: str, integration_id: str, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        q = sa.select(integrations).where(
+            integrations.c.account_id == account_id, integrations.c.id == integration_id
+        )
+        if lock:
+            q = q.with_for_update()
+        row = (await self.session.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def by_token_hash(self, token_hash: str) -> dict[str, Any] | None:
+        q = sa.select(integrations).where(integrations.c.token_hash == token_hash)
+        row = (await self.session.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def page(self, account_id: str, cursor: str | None, limit: int) -> list[dict[str, Any]]:
+        q = sa.select(integrations).where(integrations.c.account_id == account_id)
+        if cursor:
+            q = q.where(integrations.c.id > cursor)
+        q = q.order_by(integrations.c.id).limit(limit + 1)
+        return [dict(r._mapping) for r in await self.session.execute(q)]
+
+    async def revoke(self, integration_id: str) -> dict[str, Any]:
+        row = (
+            await self.session.execute(
+                sa.update(integrations)
+                .where(integrations.c.id == integration_id)
+                .values(revoked_at=sa.func.coalesce(integrations.c.revoked_at, sa.func.now()))
+                .returning(*integrations.c)
+            )
+        ).first()
+        assert row is not None
+        return dict(row._mapping)

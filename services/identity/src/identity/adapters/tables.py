@@ -121,14 +121,37 @@ login_throttle = sa.Table(
 )
 
 # Provisioning requests from other systems already handled (ingest dedupe by request_id).
+# Keyed by account too: a request id names a request within one account, so no
+# other account's principal can use it up.
 provisioning_requests = sa.Table(
     "provisioning_requests",
     metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
     sa.Column("request_id", sa.String(128), primary_key=True),
-    sa.Column("account_id", sa.String(64), nullable=False),
     sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+)
+
+# Other systems' credentials for directory requests (``ingest.directory.user.requested``):
+# the token is shown once; only its SHA-256 is kept.
+integrations = sa.Table(
+    "integrations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("role_id", sa.String(64), nullable=False),
+    sa.Column("role_name", sa.String(120), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("token_prefix", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("token_hash", name="uq_integrations_token_hash"),
+    sa.Index("ix_integrations_account_id", "account_id", "id"),
 )

@@ -7,6 +7,7 @@ from shared.db import UnitOfWork
 from identity.adapters.repository import (
     AccountFactsRepository,
     ExtensionRepository,
+    IntegrationRepository,
     OperatorRepository,
     ProvisioningRepository,
     RoleRepository,
@@ -23,6 +24,7 @@ class IdentityUnitOfWork(UnitOfWork):
     users: UserRepository
     throttle: ThrottleRepository
     provisioning: ProvisioningRepository
+    integrations: IntegrationRepository
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -39,6 +41,7 @@ class IdentityUnitOfWork(UnitOfWork):
         self.users = UserRepository(self.session)
         self.throttle = ThrottleRepository(self.session)
         self.provisioning = ProvisioningRepository(self.session)
+        self.integrations = IntegrationRepository(self.session)
 
     def savepoint(self) -> Any:
         return self.session.begin_nested()
