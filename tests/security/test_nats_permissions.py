@@ -17,7 +17,8 @@ from nats.aio.msg import Msg
 
 from shared import natsconf
 from shared import subjects as s
-from tests.support.system import System, eventually, uid
+from tests.integration.identity.conftest import creds, entry, ready_account
+from tests.support.system import System, email, eventually, uid
 
 EXTERNAL = (
     "TEST_NATS_URL names an external NATS server: the harness cannot configure its "
@@ -146,9 +147,25 @@ async def test_client_cannot_listen_to_a_service_subject_or_other_inboxes(
 async def test_client_joining_the_identity_queue_group_answers_no_sign_in(
     configured: System, conn: Any
 ) -> None:
+    # ten different people sign in (one person ten times would meet the per-email throttle)
+    acc = await ready_account(configured)
+    people = [email("signin") for _ in range(10)]
+    await configured.call(
+        s.USERS_ADD,
+        {
+            "account_id": acc["id"],
+            "users": [entry(a, setup=creds(temporary_password=False)) for a in people],
+        },
+        token=await configured.operator_token(),
+    )
     thief = await conn("client")
     stolen = await thief.subscribe_refused(s.AUTH_LOGIN, queue="identity")
-    replies = await asyncio.gather(*(login(configured) for _ in range(10)))
+    replies = await asyncio.gather(
+        *(
+            configured.call(s.AUTH_LOGIN, {"email": a, "password": creds()["password"]})
+            for a in people
+        )
+    )
     assert all("token" in r for r in replies)
     assert stolen == []
 
