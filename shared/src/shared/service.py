@@ -240,28 +240,45 @@ class Service:
             subject, Empty, Health, public=True, summary="Liveness and dependencies."
         )
         async def health(cmd: Empty, principal: Principal | None) -> Health:
-            db = "ok"
-            try:
-                assert self.sessions is not None
-                async with self.sessions() as s:
-                    await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 2.0)
-            except Exception as exc:
-                db = f"error: {type(exc).__name__}"
-            broker = "ok" if self.broker.connection.is_connected else "disconnected"
-            consumers = {
-                n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()
-            }
-            status = "ok" if db == "ok" and broker == "ok" else "degraded"
-            if not self.started:
-                status = "starting"
-            return Health(
-                service=self.name,
-                version=self.settings.version,
-                status=status,
-                database=db,
-                broker=broker,
-                details={"consumers": consumers},
-            )
+            return await self.health()
+
+    async def health(self) -> Health:
+        """``ok``, ``starting``, or ``degraded`` with ``details.reasons`` naming each
+        dependency that is down and each consumer stalled on a transient fault."""
+        reasons: list[str] = []
+        db = "ok"
+        try:
+            assert self.sessions is not None
+            async with self.sessions() as s:
+                await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 2.0)
+        except Exception as exc:
+            db = f"error: {type(exc).__name__}"
+            reasons.append(f"database unreachable ({type(exc).__name__})")
+        broker = "ok" if self.broker.connection.is_connected else "disconnected"
+        if broker != "ok":
+            reasons.append("NATS connection lost")
+        consumers: dict[str, str] = {}
+        for n, r in self.runners.items():
+            stalled = r.stalled
+            if stalled:
+                consumers[n] = "stalled"
+                reasons.append(f"consumer {n} stalled: {stalled}")
+            else:
+                consumers[n] = "ready" if r.ready.is_set() else "waiting"
+        status = "degraded" if reasons else "ok"
+        if not self.started:
+            status = "starting"
+        details: dict[str, Any] = {"consumers": consumers}
+        if reasons:
+            details["reasons"] = reasons
+        return Health(
+            service=self.name,
+            version=self.settings.version,
+            status=status,
+            database=db,
+            broker=broker,
+            details=details,
+        )
 
     def _register_dead_letters(self, list_subject: str, replay_subject: str) -> None:
         @self.rpc.endpoint(
