@@ -12,23 +12,29 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from account.config import AccountConfig
 from account.main import ALEMBIC_INI
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from shared.contracts.events import CloudEvent
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, database_url_for, migrate, to_plain_url
 from shared.messaging.client import call
 from shared.messaging.consumer import Delivery, Subscription
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.tables import dead_letters
 from shared.service import Service
 
-from tests.support.system import System, eventually
+from tests.support.infra import Infra
+from tests.support.system import System, eventually, uid
 from tests.support.tcp_proxy import TcpProxy
 
+ROOT = Path(__file__).resolve().parents[2]
 STREAM = "EVENTS_ACCOUNT"
 FAST = (0.05, 0.1, 0.2)  # retry delays: many deliveries in little time
 
@@ -210,3 +216,22 @@ async def test_poison_is_dead_lettered_with_secrets_redacted_and_replays_the_ori
     assert await p.svc.runners[p.sub.name].replay(row.id)
     assert p.rec.seen == [mid]
     assert p.rec.data[0]["data"]["user"]["password"] == secret
+
+
+@pytest.mark.parametrize("service", ["identity", "invite-scheduler"])
+async def test_replicas_migrating_a_fresh_database_together_both_succeed(
+    infra: Infra, service: str
+) -> None:
+    ini = ROOT / "services" / service / "alembic.ini"
+    url = database_url_for(infra.database_url, f"{uid('mig')}_{service.replace('-', '_')}")
+    await asyncio.gather(migrate(ini, url), migrate(ini, url), migrate(ini, url))
+    conn = await asyncpg.connect(to_plain_url(url))
+    try:
+        versions = await conn.fetch("SELECT version_num FROM alembic_version")
+    finally:
+        await conn.close()
+    cfg = Config(str(ini))
+    cfg.set_main_option("script_location", str(ini.parent / "migrations"))
+    assert [v["version_num"] for v in versions] == [
+        ScriptDirectory.from_config(cfg).get_current_head()
+    ]

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-
 import nats.errors
 import sqlalchemy as sa
 from nats.aio.msg import Msg
@@ -417,15 +416,18 @@ class ConsumerRunner:
         clean_error = redact_text(error, secrets)[:2000]
         try:
             async with self._sessions() as session, session.begin():
-                if d is not None and (
-                    await session.execute(
-                        sa.select(dead_letters.c.id).where(
-                            dead_letters.c.consumer == self.sub.name,
-                            dead_letters.c.message_id == d.message_id,
-                            dead_letters.c.replayed_at.is_(None),
+                if (
+                    d is not None
+                    and (
+                        await session.execute(
+                            sa.select(dead_letters.c.id).where(
+                                dead_letters.c.consumer == self.sub.name,
+                                dead_letters.c.message_id == d.message_id,
+                                dead_letters.c.replayed_at.is_(None),
+                            )
                         )
-                    )
-                ).first():
+                    ).first()
+                ):
                     # stored before, but the term did not reach the server
                     log.info("already dead-lettered", extra={"consumer": self.sub.name})
                     with contextlib.suppress(Exception):
@@ -478,9 +480,7 @@ class ConsumerRunner:
         if headers.get(REDACTED):
             # the stored copy has its secrets masked: replay the original from the stream
             try:
-                original = await self._js.get_msg(
-                    headers[ORIGIN_STREAM], int(headers[ORIGIN_SEQ])
-                )
+                original = await self._js.get_msg(headers[ORIGIN_STREAM], int(headers[ORIGIN_SEQ]))
             except Exception:
                 log.warning(
                     "dead letter %d: its original is no longer in the stream", dead_letter_id
