@@ -235,3 +235,29 @@ async def test_replicas_migrating_a_fresh_database_together_both_succeed(
     assert [v["version_num"] for v in versions] == [
         ScriptDirectory.from_config(cfg).get_current_head()
     ]
+
+
+DEBIAN_NATS = "nats://127.0.0.1:4222"
+
+
+async def test_a_service_refuses_to_start_on_nats_older_than_2_10(system: System) -> None:
+    """Debian's nats-server (2.9) where one runs on this machine; skipped elsewhere."""
+    import nats
+    from shared.messaging.server import UnsupportedServer, parse_version, server_version
+
+    try:
+        nc = await nats.connect(DEBIAN_NATS, connect_timeout=1, max_reconnect_attempts=0)
+    except Exception:
+        pytest.skip(f"no NATS server at {DEBIAN_NATS}")
+    try:
+        version = server_version(nc)
+    finally:
+        await nc.close()
+    found = parse_version(version)
+    if found is None or found[:2] >= (2, 10):
+        pytest.skip(f"the server at {DEBIAN_NATS} is {version}, not an old one")
+    svc = system.build("account", nats_url=DEBIAN_NATS, migrate_on_start=False)
+    with pytest.raises(UnsupportedServer) as err:
+        await svc.app.start()
+    await asyncio.wait_for(svc.app.stop(), 30)
+    assert version in str(err.value) and "2.10 or newer" in str(err.value)

@@ -29,6 +29,7 @@ from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rpc import RpcRouter
+from shared.messaging.server import check_server_version, server_version
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
 from shared.settings import ServiceSettings
@@ -167,6 +168,8 @@ class Service:
         self.rpc.mount(self.verifier, self.queue, self.settings.internal_key)
 
     async def _after_startup(self) -> None:
+        # refuse to run where consumer filters would be dropped (events to wrong handlers)
+        check_server_version(server_version(self.broker.connection))
         js = self.js
         for spec in self.owned_streams:
             await ensure_stream(js, spec)
