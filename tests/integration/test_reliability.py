@@ -8,7 +8,9 @@ refused) and restores."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -261,3 +263,36 @@ async def test_a_service_refuses_to_start_on_nats_older_than_2_10(system: System
         await svc.app.start()
     await asyncio.wait_for(svc.app.stop(), 30)
     assert version in str(err.value) and "2.10 or newer" in str(err.value)
+
+
+async def test_a_restart_keeps_stream_limits_an_operator_changed_and_names_them(
+    system: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator shortens max_age by hand; a service start (a replica here) keeps it
+    and warns; what configuration sets explicitly is applied."""
+    js = system.harness_nc.jetstream()
+    stream = "EVENTS_ENGAGE"
+    original = (await js.stream_info(stream)).config
+    changed = dataclasses.replace(original, max_age=3600.0)
+    await js.update_stream(changed)
+    try:
+        caplog.set_level(logging.WARNING, logger="shared.messaging.streams")
+        svc = await system.start("engage-import")
+        await asyncio.wait_for(svc.app.stop(), 45)
+        after = (await js.stream_info(stream)).config
+        assert after.max_age == 3600.0
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            f"stream {stream}: max_age is 3600s on the server" in w and "kept" in w
+            for w in warnings
+        ), warnings
+
+        # what configuration sets is applied (and the rest still kept)
+        svc = await system.start(
+            "engage-import", streams={stream: {"max_bytes": 512 * 1024 * 1024}}
+        )
+        await asyncio.wait_for(svc.app.stop(), 45)
+        after = (await js.stream_info(stream)).config
+        assert after.max_bytes == 512 * 1024 * 1024 and after.max_age == 3600.0
+    finally:
+        await js.update_stream(original)

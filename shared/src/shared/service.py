@@ -172,7 +172,7 @@ class Service:
         check_server_version(server_version(self.broker.connection))
         js = self.js
         for spec in self.owned_streams:
-            await ensure_stream(js, spec)
+            await ensure_stream(js, spec, self.settings.stream_limits(spec.name))
         assert self.sessions is not None
         self.relay = OutboxRelay(self.sessions, js, batch=self.settings.outbox_batch)
         self._spawn(self.relay.run, "outbox-relay")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -245,7 +246,40 @@ class ConsumerRunner:
                 delay = min(delay * 2, 5.0)
 
     async def _bind(self, cfg: ConsumerConfig) -> Any:
-        await self._js.add_consumer(self.sub.stream, cfg)  # creates, or updates in place
+        """Create the durable consumer, or bring what the code owns up to date (filter
+        subjects, unlimited deliveries); a tunable an operator changed (ack wait, max
+        ack pending) is kept, with a warning naming the difference."""
+        try:
+            info = await self._js.consumer_info(self.sub.stream, self.sub.name)
+        except NotFoundError:
+            await self._js.add_consumer(self.sub.stream, cfg)
+        else:
+            have = info.config
+            owned = {
+                "filter_subjects": sorted(have.filter_subjects or [])
+                != sorted(cfg.filter_subjects or [])
+                or bool(have.filter_subject),
+                "max_deliver": (have.max_deliver or -1) != cfg.max_deliver,
+            }
+            update = dataclasses.replace(have, filter_subject=None)
+            for name in ("ack_wait", "max_ack_pending"):
+                if getattr(have, name) is not None and getattr(have, name) != getattr(cfg, name):
+                    log.warning(
+                        "consumer %s: %s is %s on the server, the default is %s; kept",
+                        self.sub.name,
+                        name,
+                        getattr(have, name),
+                        getattr(cfg, name),
+                    )
+            if any(owned.values()):
+                update.filter_subjects = cfg.filter_subjects
+                update.max_deliver = cfg.max_deliver
+                await self._js.add_consumer(self.sub.stream, update)  # updates in place
+                log.info(
+                    "consumer %s updated: %s",
+                    self.sub.name,
+                    ", ".join(k for k, v in owned.items() if v),
+                )
         return await self._js.pull_subscribe_bind(durable=self.sub.name, stream=self.sub.stream)
 
     async def run(self) -> None:
