@@ -24,8 +24,10 @@ from account.config import AccountConfig
 from account.main import ALEMBIC_INI
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from shared.contracts.common import Empty, Ok
 from shared.contracts.events import CloudEvent
 from shared.db import UnitOfWork, database_url_for, migrate, to_plain_url
+from shared.errors import AppError
 from shared.messaging.client import call
 from shared.messaging.consumer import Delivery, Subscription
 from shared.messaging.rpc import RpcRouter
@@ -88,6 +90,14 @@ async def proxied(system: System) -> AsyncIterator[Proxied]:
         owned_streams=[],
         health_subject=f"{name}.v1.health",
     )
+
+    @svc.rpc.endpoint(f"{name}.v1.ping", Empty, Ok, public=True, summary="Reads the database.")
+    async def ping(cmd: Empty, principal: Any) -> Ok:
+        assert svc.sessions is not None
+        async with svc.sessions() as s:
+            await s.execute(sa.text("SELECT 1"))
+        return Ok()
+
     rec = Recorder()
     subject = f"events.account.rel{uuid.uuid4().hex[:10]}.happened"
     sub = Subscription(
@@ -157,6 +167,11 @@ async def test_a_database_outage_longer_than_max_deliver_loses_nothing(
     assert "database unreachable" in reasons
     assert f"consumer {p.sub.name} stalled" in reasons
     assert p.rec.seen == []
+    # a request that needs the database is answered `unavailable` (a calling consumer
+    # retries that), not `internal`
+    with pytest.raises(AppError) as err:
+        await call(system.harness_nc, f"{p.svc.name}.v1.ping", {})
+    assert err.value.code == "unavailable"
 
     await p.proxy.restore()
     await eventually(lambda: sorted(p.rec.seen) == sorted(ids), timeout=30)

@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import nats.errors
 import sqlalchemy as sa
 from nats.aio.msg import Msg
@@ -47,7 +46,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import UnitOfWork
-from shared.errors import Unavailable
+from shared.faults import Permanent, Transient, is_transient
 from shared.logs import correlation_id
 from shared.messaging.inbox import claim
 from shared.messaging.redaction import redact_headers, redact_payload, redact_text
@@ -68,51 +67,11 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-class Poison(Exception):
+class Poison(Permanent):
     """The message can never succeed: dead-letter it now."""
 
 
-class Transient(Exception):
-    """A dependency is not ready yet: retry later, for as long as it takes."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """The failure is the environment's, not the message's: the database or the
-    broker unreachable or restarting, a timeout, a called service unavailable."""
-    from sqlalchemy import exc as sa_exc
-
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, Poison):
-            return False
-        if isinstance(
-            cur,
-            Transient
-            | Unavailable
-            | OSError
-            | TimeoutError
-            | sa_exc.OperationalError
-            | sa_exc.InterfaceError
-            | sa_exc.TimeoutError
-            | sa_exc.DisconnectionError
-            | asyncpg.PostgresConnectionError
-            | asyncpg.InterfaceError
-            | asyncpg.CannotConnectNowError
-            | asyncpg.TooManyConnectionsError
-            | asyncpg.SerializationError
-            | asyncpg.DeadlockDetectedError
-            | asyncpg.AdminShutdownError
-            | nats.errors.TimeoutError
-            | nats.errors.NoRespondersError
-            | nats.errors.ConnectionClosedError,
-        ):
-            return True
-        if isinstance(cur, sa_exc.DBAPIError) and cur.connection_invalidated:
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+__all__ = ["Delivery", "Poison", "Subscription", "Transient", "is_transient"]
 
 
 @dataclass

@@ -84,8 +84,8 @@ def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     """``text`` with the given secret values and every secret ``key=value`` masked."""
     for s in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(s, MASK)
-    text = _PAIR.sub(lambda m: m.group(1) + MASK, text)
-    return _BEARER.sub(lambda m: m.group(1) + " " + MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + " " + MASK, text)
+    return _PAIR.sub(lambda m: m.group(1) + MASK, text)
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -28,7 +28,15 @@ from pydantic import BaseModel, ValidationError
 
 from shared.auth import Principal, TokenVerifier
 from shared.db import is_connection_lost
-from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
+from shared.errors import (
+    AppError,
+    Forbidden,
+    Internal,
+    Unavailable,
+    ValidationFailed,
+    field_error,
+)
+from shared.faults import is_transient
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -229,7 +237,12 @@ class RpcRouter:
                     extra={"subject": ep.subject},
                 )
             return error_response(err)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):  # the caller (a consumer) retries an `unavailable`
+                log.warning("%s: dependency unavailable (%s)", ep.subject, type(exc).__name__)
+                return error_response(
+                    Unavailable("A dependency is unavailable; try again.", {"correlation_id": cid})
+                )
             log.exception("unhandled error on %s", ep.subject, extra={"subject": ep.subject})
             return error_response(
                 Internal("Internal error; quote the correlation id.", {"correlation_id": cid})
