@@ -57,6 +57,7 @@ class Recorder:
             raise self.fail_with
         self.seen.append(d.message_id)
         self.data.append(d.data)
+        assert d.published_at is not None  # when JetStream stored it
 
 
 @dataclass

@@ -35,6 +35,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import nats.errors
@@ -81,6 +82,9 @@ class Delivery:
     headers: dict[str, str]
     message_id: str
     num_delivered: int
+    published_at: datetime | None = None
+    """When JetStream stored the message: a handler that meets a fact it has not heard
+    of yet may raise :class:`Transient` while this is recent (eventual consistency)."""
 
 
 MessageHandler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
@@ -286,7 +290,9 @@ class ConsumerRunner:
         mid = self.sub.message_id(msg.subject, data, headers)
         if not mid:
             return "message has no id to deduplicate by"
-        return Delivery(msg.subject, data, headers, mid, msg.metadata.num_delivered)
+        return Delivery(
+            msg.subject, data, headers, mid, msg.metadata.num_delivered, msg.metadata.timestamp
+        )
 
     async def process(self, msgs: list[Msg]) -> None:
         good: list[tuple[Msg, Delivery]] = []
