@@ -29,7 +29,7 @@ from shared.contracts.events import CloudEvent
 from shared.db import UnitOfWork, database_url_for, migrate, to_plain_url
 from shared.errors import AppError
 from shared.messaging.client import call
-from shared.messaging.consumer import Delivery, Subscription
+from shared.messaging.consumer import ConsumerRunner, Delivery, Subscription
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.tables import dead_letters
 from shared.service import Service
@@ -314,3 +314,36 @@ async def test_a_restart_keeps_stream_limits_an_operator_changed_and_names_them(
         assert after.max_bytes == 512 * 1024 * 1024 and after.max_age == 3600.0
     finally:
         await js.update_stream(original)
+
+
+async def test_a_consumer_left_by_an_older_version_stops_giving_up(system: System) -> None:
+    """A deployed durable consumer with a bounded max_deliver (and a hand-tuned
+    max_ack_pending) is brought to unlimited deliveries at start; the tuning stays."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    js = system.harness_nc.jetstream()
+    name = f"legacy-{uuid.uuid4().hex[:8]}"
+    subject = f"events.account.rel{uuid.uuid4().hex[:10]}.happened"
+    await js.add_consumer(
+        STREAM,
+        ConsumerConfig(
+            durable_name=name,
+            ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=11,
+            max_ack_pending=4321,
+            filter_subjects=[subject],
+        ),
+    )
+    svc = system.services["account"]
+    assert svc.sessions is not None
+    sub = Subscription(name=name, stream=STREAM, filter_subjects=[subject], handler=Recorder())
+    runner = ConsumerRunner(sub, svc.js, svc.sessions, svc.uow)
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(runner.ready.wait(), 10)
+        cfg = (await js.consumer_info(STREAM, name)).config
+        assert cfg.max_deliver == -1 and cfg.max_ack_pending == 4321
+    finally:
+        runner.stop()
+        task.cancel()
+        await js.delete_consumer(STREAM, name)

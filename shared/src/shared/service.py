@@ -29,7 +29,7 @@ from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rpc import RpcRouter
-from shared.messaging.server import check_server_version, server_version
+from shared.messaging.server import UnsupportedServer, check_server_version, server_version
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
 from shared.settings import ServiceSettings
@@ -169,7 +169,11 @@ class Service:
 
     async def _after_startup(self) -> None:
         # refuse to run where consumer filters would be dropped (events to wrong handlers)
-        check_server_version(server_version(self.broker.connection))
+        try:
+            check_server_version(server_version(self.broker.connection))
+        except UnsupportedServer as exc:
+            log.critical("%s: refusing to start: %s", self.name, exc)
+            raise
         js = self.js
         for spec in self.owned_streams:
             await ensure_stream(js, spec, self.settings.stream_limits(spec.name))
