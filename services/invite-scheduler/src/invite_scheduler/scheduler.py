@@ -93,6 +93,9 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Claim one batch of due invites and mail it; the number claimed."""
         lease_id = new_id("lease")
+        # no mail of this batch starts once most of its lease is gone: another replica
+        # may claim it after the lease, and must not find it in flight here
+        deadline = asyncio.get_running_loop().time() + self.config.send_lease_seconds * 0.8
         claimed = await h.claim_due(
             self._uow(),
             limit=self.config.claim_batch,
@@ -102,18 +105,18 @@ class Dispatcher:
             ttl_seconds=self.config.invite_ttl_seconds,
         )
         if claimed:
-            await self._deliver(claimed, lease_id)
+            await self._deliver(claimed, lease_id, deadline)
         return len(claimed)
 
-    async def _deliver(self, claimed: list[h.Claimed], lease_id: str) -> None:
+    async def _deliver(self, claimed: list[h.Claimed], lease_id: str, deadline: float) -> None:
         sem = asyncio.Semaphore(self.config.send_concurrency)
         untouched = {c.invite_id for c in claimed}
         stuck: list[str] = []  # an outcome could not be recorded: stop sending
 
         async def one(c: h.Claimed) -> None:
             async with sem:
-                if stuck:
-                    return  # stays leased; mailed after the lease like any crash leftover
+                if stuck or asyncio.get_running_loop().time() > deadline:
+                    return  # handed back below (or, if that fails, mailed after the lease)
                 untouched.discard(c.invite_id)
                 outcome = await self._send(c)
                 # recorded before this slot takes another mail: unrecorded mails are at
@@ -125,7 +128,7 @@ class Dispatcher:
             await asyncio.gather(*(one(c) for c in claimed))
         finally:
             if untouched:
-                # stopped mid-batch: hand back what never started
+                # stopped, stuck or out of lease mid-batch: hand back what never started
                 with contextlib.suppress(Exception):
                     await asyncio.shield(h.release(self._uow(), list(untouched), lease_id))
 
