@@ -53,7 +53,8 @@ async def ensure_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # two replicas creating it at once: one fails on the catalogue's unique index
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
@@ -109,9 +110,24 @@ def run_migrations(alembic_ini: Path, url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+# pg_advisory_lock key of migrations (advisory locks are per database)
+MIGRATION_LOCK = 0x6D696772  # "migr"
+
+
 async def migrate(alembic_ini: Path, url: str, revision: str = "head") -> None:
+    """Create the database if needed and apply the migrations, holding a PostgreSQL
+    advisory lock: replicas starting together migrate one after the other (the
+    later ones find nothing to do)."""
     await ensure_database(url)
-    await asyncio.to_thread(run_migrations, alembic_ini, url, revision)
+    conn = await asyncpg.connect(to_plain_url(url))
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await asyncio.to_thread(run_migrations, alembic_ini, url, revision)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    finally:
+        await conn.close()
 
 
 class UnitOfWork:

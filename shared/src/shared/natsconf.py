@@ -191,6 +191,8 @@ def service_role(g: ServiceGrant) -> Role:
             f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
             f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
             f"$JS.ACK.{stream}.{durable}.>",
+            # replaying a redacted dead letter reads the original message back
+            f"{JS_API}.STREAM.MSG.GET.{stream}",
         ]
     # KV buckets: watch (ordered consumer) and get
     for bucket in g.kv_read:

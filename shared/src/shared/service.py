@@ -31,6 +31,7 @@ from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rpc import KeyedThrottle, RpcRouter
+from shared.messaging.server import UnsupportedServer, check_server_version, server_version
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
 from shared.settings import ServiceSettings
@@ -180,9 +181,15 @@ class Service:
         )
 
     async def _after_startup(self) -> None:
+        # refuse to run where consumer filters would be dropped (events to wrong handlers)
+        try:
+            check_server_version(server_version(self.broker.connection))
+        except UnsupportedServer as exc:
+            log.critical("%s: refusing to start: %s", self.name, exc)
+            raise
         js = self.js
         for spec in self.owned_streams:
-            await ensure_stream(js, spec)
+            await ensure_stream(js, spec, self.settings.stream_limits(spec.name))
         assert self.sessions is not None
         self.relay = OutboxRelay(self.sessions, js, batch=self.settings.outbox_batch)
         self._spawn(self.relay.run, "outbox-relay")
@@ -258,28 +265,45 @@ class Service:
             summary="Liveness and dependencies.",
         )
         async def health(cmd: Empty, principal: Principal | None) -> Health:
-            db = "ok"
-            try:
-                assert self.sessions is not None
-                async with self.sessions() as s:
-                    await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 2.0)
-            except Exception as exc:
-                db = f"error: {type(exc).__name__}"
-            broker = "ok" if self.broker.connection.is_connected else "disconnected"
-            consumers = {
-                n: ("ready" if r.ready.is_set() else "waiting") for n, r in self.runners.items()
-            }
-            status = "ok" if db == "ok" and broker == "ok" else "degraded"
-            if not self.started:
-                status = "starting"
-            return Health(
-                service=self.name,
-                version=self.settings.version,
-                status=status,
-                database=db,
-                broker=broker,
-                details={"consumers": consumers},
-            )
+            return await self.health()
+
+    async def health(self) -> Health:
+        """``ok``, ``starting``, or ``degraded`` with ``details.reasons`` naming each
+        dependency that is down and each consumer stalled on a transient fault."""
+        reasons: list[str] = []
+        db = "ok"
+        try:
+            assert self.sessions is not None
+            async with self.sessions() as s:
+                await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 2.0)
+        except Exception as exc:
+            db = f"error: {type(exc).__name__}"
+            reasons.append(f"database unreachable ({type(exc).__name__})")
+        broker = "ok" if self.broker.connection.is_connected else "disconnected"
+        if broker != "ok":
+            reasons.append("NATS connection lost")
+        consumers: dict[str, str] = {}
+        for n, r in self.runners.items():
+            stalled = r.stalled
+            if stalled:
+                consumers[n] = "stalled"
+                reasons.append(f"consumer {n} stalled: {stalled}")
+            else:
+                consumers[n] = "ready" if r.ready.is_set() else "waiting"
+        status = "degraded" if reasons else "ok"
+        if not self.started:
+            status = "starting"
+        details: dict[str, Any] = {"consumers": consumers}
+        if reasons:
+            details["reasons"] = reasons
+        return Health(
+            service=self.name,
+            version=self.settings.version,
+            status=status,
+            database=db,
+            broker=broker,
+            details=details,
+        )
 
     def _register_dead_letters(self, list_subject: str, replay_subject: str) -> None:
         @self.rpc.endpoint(

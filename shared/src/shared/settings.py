@@ -7,14 +7,16 @@ unprefixed; each service may override any of them with its own prefix, e.g.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.db import database_url_for
+from shared.messaging.streams import StreamLimits
 
 
 def nats_auth_kwargs(
@@ -73,6 +75,29 @@ class ServiceSettings(BaseSettings):
     rpc_public_queue: int = Field(default=128, ge=0, le=100_000)
     rpc_throttle_rate: float = Field(default=1.0, gt=0)
     rpc_throttle_burst: float = Field(default=10.0, ge=1)
+    # Limits of the streams this service owns (docs/reliability.md, "Streams and
+    # consumers"): unset means "the code's default when creating, else keep what the
+    # server has"; set means "apply at every start".
+    stream_replicas: int | None = Field(default=None, ge=1, le=5)
+    stream_max_age_seconds: float | None = Field(default=None, ge=0)
+    stream_max_bytes: int | None = Field(default=None, ge=-1)
+    streams: dict[str, StreamLimits] = Field(default_factory=dict)
+    """Per stream, over the ``stream_*`` values: ``STREAMS='{"EVENTS_ACCOUNT":
+    {"replicas": 3, "max_age_seconds": 86400, "max_bytes": 1073741824}}'``."""
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _streams_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def stream_limits(self, stream: str) -> StreamLimits:
+        """What configuration sets for ``stream``."""
+        base = StreamLimits(
+            replicas=self.stream_replicas,
+            max_age_seconds=self.stream_max_age_seconds,
+            max_bytes=self.stream_max_bytes,
+        )
+        return self.streams.get(stream, StreamLimits()).over(base)
 
     @model_validator(mode="before")
     @classmethod

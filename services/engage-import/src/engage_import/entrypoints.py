@@ -157,7 +157,12 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
         """Works open import jobs chunk by chunk; every instance runs one."""
         while True:
             try:
-                busy = await h.work_next_chunk(uow(), config.import_chunk_size)
+                busy = await h.work_next_chunk(
+                    uow(),
+                    config.import_chunk_size,
+                    wait_unknown=config.import_unknown_user_wait_seconds,
+                    retry_unknown=config.import_unknown_user_retry_seconds,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -297,7 +297,9 @@ async def get_import(cmd: c.GetImport, uow: UnitOfWork, p: Principal) -> c.Impor
     return to_job(job, items, cmd.results_limit)
 
 
-async def work_next_chunk(uow: UnitOfWork, chunk_size: int) -> bool:
+async def work_next_chunk(
+    uow: UnitOfWork, chunk_size: int, *, wait_unknown: float = 0.0, retry_unknown: float = 1.0
+) -> bool:
     """Import the next chunk of the oldest open job nobody else is working on.
 
     One transaction: the job row (SKIP LOCKED, so replicas share jobs), the Engage
@@ -305,6 +307,9 @@ async def work_next_chunk(uow: UnitOfWork, chunk_size: int) -> bool:
     items, one batch insert of agents (ON CONFLICT (engage account, user) DO
     NOTHING: a re-import never duplicates), the results, the counts and the events.
     A worker that dies mid-chunk rolls back and any instance picks the job up again.
+    An item whose user engage has not heard of yet (the directory event is still on
+    its way) is put back for ``retry_unknown`` seconds, until ``wait_unknown`` seconds
+    after the import was created; only then is it rejected ``not_found``.
     Returns False when there was nothing to do."""
     async with uow:
         job = await uow.imports.claim_job()
@@ -323,7 +328,12 @@ async def work_next_chunk(uow: UnitOfWork, chunk_size: int) -> bool:
                 make_event(SOURCE, s.ENGAGE_IMPORT_STARTED, _job_event(job), key=job["id"])
             )
         items = await uow.imports.pending_items(job["id"], chunk_size)
-        results, new_agents = await _import_items(uow, job, link, items)
+        waiting = (_now() - job["created_at"]).total_seconds() < wait_unknown
+        results, new_agents = await _import_items(uow, job, link, items, defer_unknown=waiting)
+        done = {r["seq"] for r in results}
+        deferred = [i["seq"] for i in items if i["seq"] not in done]
+        await uow.imports.defer_items(job["id"], deferred, retry_unknown)
+        items = [i for i in items if i["seq"] in done]
         imported = sum(1 for r in results if r["status"] == "imported")
         already = sum(1 for r in results if r["status"] == "already_imported")
         rejected = sum(1 for r in results if r["status"] == "rejected")
@@ -335,7 +345,7 @@ async def work_next_chunk(uow: UnitOfWork, chunk_size: int) -> bool:
             "already_imported": job["already_imported"] + already,
             "rejected": job["rejected"] + rejected,
         }
-        if processed >= job["total"] or not items:
+        if processed >= job["total"] or not (items or deferred):
             values |= {"status": "finished", "finished_at": _now()}
         job = await uow.imports.update_job(job["id"], values)
         for agent in new_agents:
@@ -358,13 +368,21 @@ async def work_next_chunk(uow: UnitOfWork, chunk_size: int) -> bool:
 
 
 async def _import_items(
-    uow: UnitOfWork, job: Row, link: Row, items: list[Row]
+    uow: UnitOfWork, job: Row, link: Row, items: list[Row], *, defer_unknown: bool = False
 ) -> tuple[list[Row], list[dict[str, Any]]]:
-    """Per-item results and the ``agent.imported`` payloads of one chunk."""
+    """Per-item results and the ``agent.imported`` payloads of one chunk; with
+    ``defer_unknown``, an item of an unknown user gets no result (it waits)."""
     if not items:
         return [], []
     engage_id = link["id"]
     users = await uow.directory.in_account(job["account_id"], [i["user_id"] for i in items])
+    if defer_unknown:
+        # a user of another account, or removed, is rejected now; only one engage has
+        # not heard of at all may still be on its way
+        missing = [i["user_id"] for i in items if i["user_id"] not in users]
+        defer_unknown_ids = set(missing) - await uow.directory.known(missing)
+    else:
+        defer_unknown_ids = set()
     existing = await uow.agents.by_users(engage_id, list(users))
     fresh = [i for i in items if i["user_id"] in users and i["user_id"] not in existing]
     bases = [domain.username_base(users[i["user_id"]]["email"]) for i in fresh]
@@ -420,6 +438,8 @@ async def _import_items(
                 "agent_id": existing[uid]["id"],
                 "username": existing[uid]["username"],
             }
+        elif uid in defer_unknown_ids:
+            continue
         else:
             res |= {"status": "rejected", "reason": REJECTED_UNKNOWN}
         results.append(res)

@@ -25,6 +25,11 @@ class InviteSchedulerConfig(ServiceSettings):
     # Activation links
     invite_link_base_url: str = "http://127.0.0.1:8080/activate/"
     invite_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    invite_token_secret: str = ""
+    """HMAC key the activation tokens are derived from (``INVITES_INVITE_TOKEN_SECRET``
+    or ``INVITE_TOKEN_SECRET``): a mail re-sent after a crash carries the same link.
+    Unset: derived from ``INTERNAL_KEY``; both unset: a random key per process (a
+    re-sent mail then carries a new link; the first one still works)."""
 
     # Scheduler
     scheduler_enabled: bool = True

@@ -3,7 +3,9 @@ which state allows what, the retry policy."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import html
 import secrets
 from collections.abc import Sequence
@@ -98,6 +100,21 @@ def event_schedule(
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def derive_token(key: bytes, invite_id: str, generation: int) -> str:
+    """The activation token of one send generation of an invite: the same every time
+    it is computed (a mail re-sent after a crash carries the same link), unguessable
+    without ``key`` (HMAC-SHA256, 256 bits), and only its hash is stored."""
+    mac = hmac.new(key, f"invite-token:{invite_id}:{generation}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+def message_id(invite_id: str, generation: int, sender: str) -> str:
+    """The ``Message-ID`` of an invite's mail: stable per invite and send generation, so
+    a re-sent copy is recognisably the same message."""
+    domain = sender.rpartition("@")[2] or "invites"
+    return f"<{invite_id}.{generation}@{domain}>"
 
 
 def hash_token(token: str) -> bytes:

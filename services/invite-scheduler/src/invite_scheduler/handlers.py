@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -200,6 +199,8 @@ async def reschedule_invite(
             live = await uow.invites.live_for_user(row["user_id"], for_update=True)
             if live is not None:
                 raise Conflict("The user has a newer invite.", {"invite_id": live["id"]})
+        # a link of an earlier attempt (its mail may have gone out) dies
+        await uow.invites.revoke_tokens([row["id"]])
         row = await uow.invites.update(
             row["id"],
             {
@@ -210,6 +211,7 @@ async def reschedule_invite(
                 "due_at": plan.send_at,
                 "attempts": 0,
                 "reason": None,
+                "send_generation": row["send_generation"] + 1,
             },
         )
         emit(uow, row)
@@ -261,6 +263,7 @@ async def resend_invite(
                 "expires_at": None,
                 "attempts": 0,
                 "reason": "resent",
+                "send_generation": row["send_generation"] + 1,
             },
         )
         emit(uow, row)
@@ -306,23 +309,14 @@ def _redeem_error(info: Row | None) -> Exception | None:
         return Conflict("The activation link was replaced or cancelled.", {"reason": "revoked"})
     if info["expired"] or info["status"] == d.EXPIRED:
         return Conflict("The activation link has expired.", {"reason": "expired"})
-    if info["status"] != d.SENT:
+    if info["status"] not in d.LIVE:
         return Conflict("The activation link was replaced or cancelled.", {"reason": "revoked"})
     return None
 
 
-# An unknown token is looked up again after these pauses before it is refused: the
-# mail leaves a moment before the invite is recorded as sent (so a very quick click
-# still works), and guessing tokens gets slower.
-UNKNOWN_TOKEN_WAITS = (0.2, 0.4, 0.8)
-
-
 async def redeem(cmd: c.RedeemInvite, uow: UnitOfWork) -> c.Redeemed:
-    for pause in UNKNOWN_TOKEN_WAITS:
-        try:
-            return await _redeem_once(cmd, uow)
-        except NotFound:
-            await asyncio.sleep(pause)
+    """No wait on an unknown token: the token's hash is recorded before its mail is
+    handed to the SMTP server, so a link that works is never unknown here."""
     return await _redeem_once(cmd, uow)
 
 
@@ -333,7 +327,8 @@ async def _redeem_once(cmd: c.RedeemInvite, uow: UnitOfWork) -> c.Redeemed:
             invite_id = await uow.invites.consume_token(h)
             if invite_id is not None:
                 row = await uow.invites.get(invite_id, for_update=True)
-                if row is not None and row["status"] == d.SENT:
+                # Scheduled: mailed, but not recorded as sent yet (or a crash in between)
+                if row is not None and row["status"] in d.LIVE:
                     row = await uow.invites.update(
                         invite_id, {"status": d.ACCEPTED, "accepted_at": _now(), "reason": None}
                     )
@@ -372,22 +367,46 @@ class Claimed:
     last_name: str
     account_name: str | None
     attempts: int
+    generation: int = 0
+    token: str = ""  # the link's token: derived, never stored (only its hash is)
+    expires_at: datetime | None = None  # the token's
 
 
 @dataclass(frozen=True)
 class Outcome:
     invite_id: str
     attempts: int
-    token_hash: bytes | None = None  # set when the SMTP server took the message
+    sent: bool = False  # the SMTP server took the message
     error: d.DeliveryFailed | None = None
 
 
 async def claim_due(
-    uow: UnitOfWork, *, limit: int, lease_seconds: float, lease_id: str
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    lease_seconds: float,
+    lease_id: str,
+    token_key: bytes,
+    ttl_seconds: int,
 ) -> list[Claimed]:
+    """Lease due invites and record the hash of each one's token in the same
+    transaction, before any mail goes out: a link that reaches someone is known."""
     async with uow:
         rows = await uow.invites.claim_due(
             limit=limit, lease_seconds=lease_seconds, lease_id=lease_id
+        )
+        tokens = {r["id"]: d.derive_token(token_key, r["id"], r["send_generation"]) for r in rows}
+        expires = _now() + timedelta(seconds=ttl_seconds)
+        recorded = await uow.invites.add_pending_tokens(
+            [
+                {
+                    "token_hash": d.hash_token(t),
+                    "invite_id": i,
+                    "state": "live",
+                    "expires_at": expires,
+                }
+                for i, t in tokens.items()
+            ]
         )
         await uow.commit()
     return [
@@ -400,6 +419,9 @@ async def claim_due(
             last_name=r["last_name"] or "",
             account_name=r["account_name"],
             attempts=r["attempts"],
+            generation=r["send_generation"],
+            token=tokens[r["id"]],
+            expires_at=recorded[r["id"]]["expires_at"] if r["id"] in recorded else expires,
         )
         for r in rows
     ]
@@ -414,28 +436,17 @@ async def record_outcomes(
     max_attempts: int,
     retry_delays: list[float],
 ) -> None:
-    """Sent invites get their token (hash) and ``Sent``; a transient failure is retried
-    later with backoff until ``max_attempts``; then, or at a permanent one, ``Failed``."""
-    sent = {o.invite_id: o for o in outcomes if o.token_hash is not None}
+    """Sent invites become ``Sent`` (their token was recorded at claim time); a
+    transient failure is retried later with backoff until ``max_attempts``; then, or
+    at a permanent one, ``Failed`` (and the unsent link revoked)."""
     async with uow:
-        if sent:
-            rows = await uow.invites.mark_sent(
-                invite_ids=list(sent), lease_id=lease_id, ttl_seconds=ttl_seconds
-            )
-            await uow.invites.add_tokens(
-                [
-                    {
-                        "token_hash": sent[r["id"]].token_hash,
-                        "invite_id": r["id"],
-                        "state": "live",
-                        "expires_at": r["expires_at"],
-                    }
-                    for r in rows
-                ]
-            )
-            for r in rows:
-                emit(uow, r)
         for o in outcomes:
+            if o.sent:
+                for r in await uow.invites.mark_sent(
+                    invite_ids=[o.invite_id], lease_id=lease_id, ttl_seconds=ttl_seconds
+                ):
+                    emit(uow, r)
+                continue
             if o.error is None:
                 continue
             if o.error.transient and o.attempts < max_attempts:

@@ -1,6 +1,12 @@
 """The durable scheduler: due invites live in the database; every replica claims
-batches with ``FOR UPDATE SKIP LOCKED`` under a lease, mails them concurrently and
-records the outcome.
+batches with ``FOR UPDATE SKIP LOCKED`` under a lease (recording each invite's token
+hash in the same transaction), mails them concurrently and records each outcome as
+soon as the SMTP server has answered, before its sending slot takes another mail.
+
+Exactly once, as far as SMTP allows: a crash can lose only the records of mails in
+flight (at most ``send_concurrency``); they are mailed again after the lease, with the
+same link (the token is derived from the invite and its send generation) and the same
+``Message-ID``.
 
 Wake-up: after each round the loop sleeps until the next due time (asked of the
 database, so clocks of replicas do not matter), at most ``idle_poll_seconds``, or
@@ -11,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 from shared.ids import new_id
 
@@ -25,7 +33,19 @@ from invite_scheduler.ports import Mailer, UnitOfWork
 log = logging.getLogger(__name__)
 
 UowFactory = Callable[[], UnitOfWork]
-FLUSH_EVERY = 50
+RECORD_TRIES = (0.2, 1.0, 3.0)  # pauses between tries to record one outcome
+
+
+def token_key(config: InviteSchedulerConfig) -> bytes:
+    if config.invite_token_secret:
+        return config.invite_token_secret.encode()
+    if config.internal_key:
+        return hmac.new(config.internal_key.encode(), b"invite-token-key", hashlib.sha256).digest()
+    log.warning(
+        "neither INVITE_TOKEN_SECRET nor INTERNAL_KEY is set: a mail re-sent after a"
+        " restart carries a new link (the first one keeps working)"
+    )
+    return secrets.token_bytes(32)
 
 
 class Dispatcher:
@@ -36,6 +56,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.paused = not config.scheduler_enabled
         self.sent_count = 0
+        self._token_key = token_key(config)
 
     def wake(self) -> None:
         self._wake.set()
@@ -72,78 +93,93 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Claim one batch of due invites and mail it; the number claimed."""
         lease_id = new_id("lease")
+        # no mail of this batch starts once most of its lease is gone: another replica
+        # may claim it after the lease, and must not find it in flight here
+        deadline = asyncio.get_running_loop().time() + self.config.send_lease_seconds * 0.8
         claimed = await h.claim_due(
             self._uow(),
             limit=self.config.claim_batch,
             lease_seconds=self.config.send_lease_seconds,
             lease_id=lease_id,
+            token_key=self._token_key,
+            ttl_seconds=self.config.invite_ttl_seconds,
         )
         if claimed:
-            await self._deliver(claimed, lease_id)
+            await self._deliver(claimed, lease_id, deadline)
         return len(claimed)
 
-    async def _deliver(self, claimed: list[h.Claimed], lease_id: str) -> None:
+    async def _deliver(self, claimed: list[h.Claimed], lease_id: str, deadline: float) -> None:
         sem = asyncio.Semaphore(self.config.send_concurrency)
-        outcomes: list[h.Outcome] = []
         untouched = {c.invite_id for c in claimed}
+        stuck: list[str] = []  # an outcome could not be recorded: stop sending
 
-        async def flush() -> None:
-            batch = outcomes[:]
-            outcomes.clear()
-            if batch:
+        async def one(c: h.Claimed) -> None:
+            async with sem:
+                if stuck or asyncio.get_running_loop().time() > deadline:
+                    return  # handed back below (or, if that fails, mailed after the lease)
+                untouched.discard(c.invite_id)
+                outcome = await self._send(c)
+                # recorded before this slot takes another mail: unrecorded mails are at
+                # most the ones in flight
+                if not await self._record(outcome, lease_id):
+                    stuck.append(outcome.invite_id)
+
+        try:
+            await asyncio.gather(*(one(c) for c in claimed))
+        finally:
+            if untouched:
+                # stopped, stuck or out of lease mid-batch: hand back what never started
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(h.release(self._uow(), list(untouched), lease_id))
+
+    async def _record(self, outcome: h.Outcome, lease_id: str) -> bool:
+        for pause in (*RECORD_TRIES, None):
+            try:
                 await h.record_outcomes(
                     self._uow(),
-                    batch,
+                    [outcome],
                     lease_id=lease_id,
                     ttl_seconds=self.config.invite_ttl_seconds,
                     max_attempts=self.config.max_attempts,
                     retry_delays=self.config.retry_delays,
                 )
-
-        async def one(c: h.Claimed) -> None:
-            async with sem:
-                untouched.discard(c.invite_id)
-                outcomes.append(await self._send(c))
-            if len(outcomes) >= FLUSH_EVERY:
-                await flush()
-
-        try:
-            await asyncio.gather(*(one(c) for c in claimed))
-            await flush()
-        finally:
-            if untouched or outcomes:
-                # stopped mid-batch: record what went out, hand back what never started
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._give_back(flush, list(untouched), lease_id))
-
-    async def _give_back(self, flush: Callable[[], object], ids: list[str], lease_id: str) -> None:
-        result = flush()
-        if asyncio.iscoroutine(result):
-            await result
-        if ids:
-            await h.release(self._uow(), ids, lease_id)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if pause is None:
+                    log.error(
+                        "invite %s: outcome not recorded (%s); it is mailed again after its"
+                        " lease, with the same link",
+                        outcome.invite_id,
+                        type(exc).__name__,
+                    )
+                    return False
+                await asyncio.sleep(pause)
+        return False
 
     async def _send(self, c: h.Claimed) -> h.Outcome:
-        token = d.new_token()
-        expires = datetime.now(UTC) + timedelta(seconds=self.config.invite_ttl_seconds)
+        assert c.expires_at is not None
         mail = d.welcome_email(
             to=c.email,
             first_name=c.first_name,
             last_name=c.last_name,
             account_name=c.account_name or "Your company",
-            link=d.activation_link(self.config.invite_link_base_url, token),
-            expires_at=expires,
+            link=d.activation_link(self.config.invite_link_base_url, c.token),
+            expires_at=c.expires_at,
             product=self.config.product_name,
         )
         try:
-            await self.mailer.send(mail, message_id=f"<{c.invite_id}.{c.attempts}@invites>")
+            await self.mailer.send(
+                mail, message_id=d.message_id(c.invite_id, c.generation, self.config.mail_from)
+            )
         except d.DeliveryFailed as exc:
             log.warning(
                 "invite %s not delivered (attempt %d): %s", c.invite_id, c.attempts, exc.reason
             )
             return h.Outcome(c.invite_id, c.attempts, error=exc)
         self.sent_count += 1
-        return h.Outcome(c.invite_id, c.attempts, token_hash=d.hash_token(token))
+        return h.Outcome(c.invite_id, c.attempts, sent=True)
 
 
 async def sweep_expired(uow: UowFactory, interval: float) -> None:

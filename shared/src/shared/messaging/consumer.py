@@ -4,11 +4,23 @@ Policy, per subscription:
 - a message is handled in one database transaction together with its inbox row;
   it is acked only after that commit, so nothing acknowledged is lost and a
   redelivery changes nothing;
+- a **transient** fault (:func:`is_transient`: the database or the broker
+  unreachable, a timeout, a called service ``unavailable``, :class:`Transient`) is
+  retried for ever with a delay that grows to a cap (``NAK`` with delay; the
+  JetStream consumer has no ``max_deliver``): an outage of any length stops
+  progress and resumes it afterwards, nothing is given up;
 - a :class:`Poison` error (or a payload that does not parse) goes to the
-  ``dead_letters`` table at once and is terminated;
-- any other error is retried with a delay that grows with the delivery count
-  (``NAK`` with delay) up to ``max_deliver``; then it is dead-lettered too;
-- an operator lists and replays dead letters over ``<service>.v1.dead_letters.*``.
+  ``dead_letters`` table at once;
+- any other error is retried with the same delays; after ``max_deliver`` such
+  failures *with the database answering* the message is poison and is
+  dead-lettered too;
+- a message is terminated only after its dead-letter row has committed: if that
+  insert fails the message is ``NAK``-ed with a delay and tried again later, so
+  dead-lettering never depends on the component that is failing;
+- dead letters keep no secret (:mod:`shared.messaging.redaction`);
+- an operator lists and replays dead letters over ``<service>.v1.dead_letters.*``;
+- while a consumer retries transient faults it reports itself ``stalled``
+  (:attr:`ConsumerRunner.stalled`), which makes the service's health ``degraded``.
 
 Consumers wait for a stream they do not own to appear instead of creating it.
 """
@@ -17,10 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import nats.errors
@@ -32,13 +47,20 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import UnitOfWork
+from shared.faults import Permanent, Transient, is_transient
 from shared.logs import correlation_id
 from shared.messaging.inbox import claim
+from shared.messaging.redaction import redact_headers, redact_payload, redact_text
 from shared.messaging.tables import dead_letters
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+# headers a dead letter keeps about its origin (none of them a secret)
+ORIGIN_STREAM = "X-Dead-Letter-Stream"
+ORIGIN_SEQ = "X-Dead-Letter-Sequence"
+REDACTED = "X-Dead-Letter-Redacted"
 
 
 def _being_cancelled() -> bool:
@@ -46,8 +68,11 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-class Poison(Exception):
+class Poison(Permanent):
     """The message can never succeed: dead-letter it now."""
+
+
+__all__ = ["Delivery", "Poison", "Subscription", "Transient", "is_transient"]
 
 
 @dataclass
@@ -57,6 +82,9 @@ class Delivery:
     headers: dict[str, str]
     message_id: str
     num_delivered: int
+    published_at: datetime | None = None
+    """When JetStream stored the message: a handler that meets a fact it has not heard
+    of yet may raise :class:`Transient` while this is recent (eventual consistency)."""
 
 
 MessageHandler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
@@ -80,7 +108,10 @@ class Subscription:
     message_id: Callable[[str, dict[str, Any], dict[str, str]], str] = default_message_id
     batch: int = 100
     max_deliver: int = 10
+    """Failures of a message *not* caused by a transient fault before it is poison."""
     ack_wait: float = 30.0
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
+    """NAK delays by attempt; the last one is the cap, repeated for ever."""
     batch_handler: BatchHandler | None = None
     """Instead of ``handler``: every new message of a fetched batch in one call (one
     statement for many events)."""
@@ -116,10 +147,42 @@ class ConsumerRunner:
         self._uow = uow_factory
         self.ready = asyncio.Event()
         self.stopped = False
+        self._failures: dict[str, int] = {}  # message id -> non-transient failures here
+        self.stalled_since: float | None = None  # monotonic time of the first transient fault
+        self.last_fault = ""
+        self._last_fault_at = 0.0
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave the loop."""
         self.stopped = True
+
+    # --- health ---------------------------------------------------------------
+    @property
+    def stalled(self) -> str | None:
+        """Why this consumer cannot make progress (a transient fault it keeps
+        retrying), or None. Cleared by the next message it handles, or once no retry
+        has failed for longer than the longest retry delay (another replica took it)."""
+        if self.stalled_since is None:
+            return None
+        now = time.monotonic()
+        if now - self._last_fault_at > max(self.sub.retry_delays) * 2 + 5.0:
+            self.stalled_since = None
+            return None
+        return f"retrying a transient fault for {now - self.stalled_since:.0f}s: {self.last_fault}"
+
+    def _fault(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.stalled_since is None:
+            self.stalled_since = now
+        self._last_fault_at = now
+        self.last_fault = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+
+    def _progress(self) -> None:
+        self.stalled_since = None
+
+    def _delay(self, attempt: int) -> float:
+        delays = self.sub.retry_delays
+        return delays[min(max(attempt, 1) - 1, len(delays) - 1)]
 
     async def _subscribe(self) -> Any:
         cfg = ConsumerConfig(
@@ -127,7 +190,9 @@ class ConsumerRunner:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.sub.ack_wait,
-            max_deliver=self.sub.max_deliver + 1,
+            # unlimited: a transient fault is retried for as long as it lasts; poison
+            # is decided here (``Subscription.max_deliver``) and dead-lettered
+            max_deliver=-1,
             max_ack_pending=max(1000, self.sub.batch * 10),
             filter_subjects=self.sub.filter_subjects,
         )
@@ -144,7 +209,40 @@ class ConsumerRunner:
                 delay = min(delay * 2, 5.0)
 
     async def _bind(self, cfg: ConsumerConfig) -> Any:
-        await self._js.add_consumer(self.sub.stream, cfg)  # creates, or updates in place
+        """Create the durable consumer, or bring what the code owns up to date (filter
+        subjects, unlimited deliveries); a tunable an operator changed (ack wait, max
+        ack pending) is kept, with a warning naming the difference."""
+        try:
+            info = await self._js.consumer_info(self.sub.stream, self.sub.name)
+        except NotFoundError:
+            await self._js.add_consumer(self.sub.stream, cfg)
+        else:
+            have = info.config
+            owned = {
+                "filter_subjects": sorted(have.filter_subjects or [])
+                != sorted(cfg.filter_subjects or [])
+                or bool(have.filter_subject),
+                "max_deliver": (have.max_deliver or -1) != cfg.max_deliver,
+            }
+            update = dataclasses.replace(have, filter_subject=None)
+            for name in ("ack_wait", "max_ack_pending"):
+                if getattr(have, name) is not None and getattr(have, name) != getattr(cfg, name):
+                    log.warning(
+                        "consumer %s: %s is %s on the server, the default is %s; kept",
+                        self.sub.name,
+                        name,
+                        getattr(have, name),
+                        getattr(cfg, name),
+                    )
+            if any(owned.values()):
+                update.filter_subjects = cfg.filter_subjects
+                update.max_deliver = cfg.max_deliver
+                await self._js.add_consumer(self.sub.stream, update)  # updates in place
+                log.info(
+                    "consumer %s updated: %s",
+                    self.sub.name,
+                    ", ".join(k for k, v in owned.items() if v),
+                )
         return await self._js.pull_subscribe_bind(durable=self.sub.name, stream=self.sub.stream)
 
     async def run(self) -> None:
@@ -194,7 +292,9 @@ class ConsumerRunner:
         mid = self.sub.message_id(msg.subject, data, headers)
         if not mid:
             return "message has no id to deduplicate by"
-        return Delivery(msg.subject, data, headers, mid, msg.metadata.num_delivered)
+        return Delivery(
+            msg.subject, data, headers, mid, msg.metadata.num_delivered, msg.metadata.timestamp
+        )
 
     async def process(self, msgs: list[Msg]) -> None:
         good: list[tuple[Msg, Delivery]] = []
@@ -209,10 +309,23 @@ class ConsumerRunner:
         if len(good) > 1:
             try:
                 await self._handle_together(good)
-                await asyncio.gather(*(m.ack() for m, _ in good))
-                return
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc):
+                    # the database (or a dependency) is down: one by one would only
+                    # fail the same way, once per message
+                    self._fault(exc)
+                    self._log_retry(exc, good[0][1], len(good))
+                    await asyncio.gather(
+                        *(self._nak(m, self._delay(d.num_delivered)) for m, d in good)
+                    )
+                    return
                 log.debug("batch of %d failed together; handling one by one", len(good))
+            else:
+                await asyncio.gather(*(m.ack() for m, _ in good))
+                self._progress()
+                for _, d in good:
+                    self._failures.pop(d.message_id, None)
+                return
         for m, d in good:
             await self._handle_one(m, d)
 
@@ -228,6 +341,28 @@ class ConsumerRunner:
                 await self.sub.handle(todo, uow)
             await uow.commit()
 
+    async def _nak(self, m: Msg, delay: float) -> None:
+        with contextlib.suppress(Exception):  # unacked, it comes back after ack_wait anyway
+            await m.nak(delay=delay)
+
+    def _log_retry(self, exc: BaseException, d: Delivery, n: int = 1) -> None:
+        log.warning(
+            "transient fault (%s: %s); %d message(s) retried in %.1fs",
+            type(exc).__name__,
+            redact_text(str(exc))[:300],
+            n,
+            self._delay(d.num_delivered),
+            extra={"consumer": self.sub.name, "event_id": d.message_id},
+        )
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self._sessions() as s:
+                await asyncio.wait_for(s.execute(sa.text("SELECT 1")), 5.0)
+            return True
+        except Exception:
+            return False
+
     async def _handle_one(self, m: Msg, d: Delivery) -> None:
         token = correlation_id.set(d.data.get("correlationid") or d.message_id)
         try:
@@ -236,44 +371,97 @@ class ConsumerRunner:
                     await self.sub.handle([d], uow)
                 await uow.commit()
             await m.ack()
+            self._failures.pop(d.message_id, None)
+            self._progress()
         except Poison as exc:
             await self._dead_letter(m, d, str(exc))
         except Exception as exc:
-            if d.num_delivered >= self.sub.max_deliver:
-                log.exception(
-                    "giving up after %d deliveries",
-                    d.num_delivered,
-                    extra={"consumer": self.sub.name},
-                )
-                await self._dead_letter(m, d, f"{type(exc).__name__}: {exc}")
-            else:
-                delay = RETRY_DELAYS[min(d.num_delivered - 1, len(RETRY_DELAYS) - 1)]
-                log.warning(
-                    "handler failed (%s); retry in %.0fs",
-                    exc,
-                    delay,
+            if is_transient(exc):
+                self._fault(exc)
+                self._log_retry(exc, d)
+                await self._nak(m, self._delay(d.num_delivered))
+                return
+            failures = self._failures.get(d.message_id, 0) + 1
+            if failures >= self.sub.max_deliver and await self._database_answers():
+                # it fails the same way with the database up: the message is bad
+                log.error(
+                    "failed %d times with the database up: poison",
+                    failures,
                     extra={"consumer": self.sub.name, "event_id": d.message_id},
                 )
-                await m.nak(delay=delay)
+                await self._dead_letter(m, d, f"{type(exc).__name__}: {exc}")
+                return
+            if len(self._failures) > 10_000:
+                self._failures.clear()  # a bound, not a cache: forgetting only adds retries
+            self._failures[d.message_id] = failures
+            log.warning(
+                "handler failed (%s); retry in %.1fs",
+                redact_text(str(exc))[:300],
+                self._delay(failures),
+                extra={"consumer": self.sub.name, "event_id": d.message_id},
+            )
+            await self._nak(m, self._delay(failures))
         finally:
             correlation_id.reset(token)
 
     async def _dead_letter(self, m: Msg, d: Delivery | None, error: str) -> None:
-        headers = {k: v for k, v in (m.headers or {}).items() if k.lower() != "authorization"}
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                sa.insert(dead_letters).values(
-                    consumer=self.sub.name,
-                    subject=m.subject,
-                    message_id=d.message_id if d else None,
-                    payload=m.data,
-                    headers=headers,
-                    error=error[:2000],
-                    deliveries=m.metadata.num_delivered,
+        """Store the message (secrets redacted), then terminate it: never the other
+        way round. If the row cannot be written, the message comes back later."""
+        payload, secrets = redact_payload(m.data)
+        headers = redact_headers(dict(m.headers or {}))
+        # where the original is: a replay of a redacted message reads it from the stream
+        headers[ORIGIN_STREAM] = m.metadata.stream
+        headers[ORIGIN_SEQ] = str(m.metadata.sequence.stream)
+        if secrets:
+            headers[REDACTED] = "1"
+        clean_error = redact_text(error, secrets)[:2000]
+        try:
+            async with self._sessions() as session, session.begin():
+                if (
+                    d is not None
+                    and (
+                        await session.execute(
+                            sa.select(dead_letters.c.id).where(
+                                dead_letters.c.consumer == self.sub.name,
+                                dead_letters.c.message_id == d.message_id,
+                                dead_letters.c.replayed_at.is_(None),
+                            )
+                        )
+                    ).first()
+                ):
+                    # stored before, but the term did not reach the server
+                    log.info("already dead-lettered", extra={"consumer": self.sub.name})
+                    with contextlib.suppress(Exception):
+                        await m.term()
+                    return
+                await session.execute(
+                    sa.insert(dead_letters).values(
+                        consumer=self.sub.name,
+                        subject=m.subject,
+                        message_id=d.message_id if d else None,
+                        payload=payload,
+                        headers=headers,
+                        error=clean_error,
+                        deliveries=m.metadata.num_delivered,
+                    )
                 )
+        except Exception as exc:
+            self._fault(exc)
+            delay = self._delay(m.metadata.num_delivered)
+            log.warning(
+                "cannot store dead letter (%s); retry in %.1fs",
+                type(exc).__name__,
+                delay,
+                extra={"consumer": self.sub.name, "subject": m.subject},
             )
+            await self._nak(m, delay)
+            return
+        if d is not None:
+            self._failures.pop(d.message_id, None)
         log.error(
-            "dead-lettered: %s", error, extra={"consumer": self.sub.name, "subject": m.subject}
+            "dead-lettered: %s",
+            clean_error,
+            extra={"consumer": self.sub.name, "subject": m.subject},
         )
         with contextlib.suppress(Exception):
             await m.term()
@@ -288,8 +476,27 @@ class ConsumerRunner:
             ).first()
         if row is None or row.consumer != self.sub.name:
             return False
-        data = json.loads(row.payload)
-        d = Delivery(row.subject, data, dict(row.headers), row.message_id or f"dl-{row.id}", 1)
+        headers = dict(row.headers)
+        raw = row.payload
+        if headers.get(REDACTED):
+            # the stored copy has its secrets masked: replay the original from the stream
+            try:
+                original = await self._js.get_msg(headers[ORIGIN_STREAM], int(headers[ORIGIN_SEQ]))
+            except Exception:
+                log.warning(
+                    "dead letter %d: its original is no longer in the stream", dead_letter_id
+                )
+                return False
+            raw = original.data or b""
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            return False
+        if not isinstance(data, dict):
+            return False
+        for h in (ORIGIN_STREAM, ORIGIN_SEQ, REDACTED):
+            headers.pop(h, None)
+        d = Delivery(row.subject, data, headers, row.message_id or f"dl-{row.id}", 1)
         async with self._uow() as uow:
             if await claim(uow.session, self.sub.name, [d.message_id]):
                 await self.sub.handle([d], uow)

@@ -34,9 +34,11 @@ from shared.errors import (
     Forbidden,
     Internal,
     LimitExceeded,
+    Unavailable,
     ValidationFailed,
     field_error,
 )
+from shared.faults import is_transient
 from shared.logs import correlation_id
 from shared.messaging.payload import parse_object
 
@@ -307,7 +309,12 @@ class RpcRouter:
                     extra={"subject": ep.subject},
                 )
             return error_response(err)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):  # the caller (a consumer) retries an `unavailable`
+                log.warning("%s: dependency unavailable (%s)", ep.subject, type(exc).__name__)
+                return error_response(
+                    Unavailable("A dependency is unavailable; try again.", {"correlation_id": cid})
+                )
             log.exception("unhandled error on %s", ep.subject, extra={"subject": ep.subject})
             return error_response(
                 Internal("Internal error; quote the correlation id.", {"correlation_id": cid})

@@ -89,6 +89,13 @@ class DirectoryRepository:
         )
         return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
+    async def known(self, user_ids: list[str]) -> set[str]:
+        """Those of ``user_ids`` engage has heard of at all (in any account, removed too)."""
+        if not user_ids:
+            return set()
+        q = sa.select(directory_users.c.user_id).where(directory_users.c.user_id.in_(user_ids))
+        return set((await self.session.execute(q)).scalars().all())
+
     async def candidates(
         self,
         *,
@@ -373,10 +380,18 @@ class ImportRepository:
         return dict(r._mapping) if r else None
 
     async def claim_job(self) -> Row | None:
-        """The oldest open job no other worker holds right now."""
+        """The oldest open job no other worker holds right now that has an item ready
+        (not waiting for its user to be known), or no pending item at all."""
+        pending = sa.and_(
+            import_items.c.import_id == import_jobs.c.id, import_items.c.status == "pending"
+        )
+        ready = sa.exists().where(
+            pending,
+            sa.or_(import_items.c.retry_at.is_(None), import_items.c.retry_at <= sa.func.now()),
+        )
         q = (
             sa.select(import_jobs)
-            .where(import_jobs.c.status != "finished")
+            .where(import_jobs.c.status != "finished", sa.or_(ready, ~sa.exists().where(pending)))
             .order_by(import_jobs.c.created_at, import_jobs.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -387,12 +402,27 @@ class ImportRepository:
     async def pending_items(self, import_id: str, limit: int) -> list[Row]:
         q = (
             sa.select(import_items.c.seq, import_items.c.user_id)
-            .where(import_items.c.import_id == import_id, import_items.c.status == "pending")
+            .where(
+                import_items.c.import_id == import_id,
+                import_items.c.status == "pending",
+                sa.or_(import_items.c.retry_at.is_(None), import_items.c.retry_at <= sa.func.now()),
+            )
             .order_by(import_items.c.seq)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def defer_items(self, import_id: str, seqs: list[int], seconds: float) -> None:
+        if seqs:
+            await self.session.execute(
+                sa.update(import_items)
+                .where(import_items.c.import_id == import_id, import_items.c.seq.in_(seqs))
+                .values(
+                    retry_at=sa.func.now()
+                    + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(seconds, sa.Float))
+                )
+            )
 
     async def set_results(self, import_id: str, results: list[Row]) -> None:
         if not results:

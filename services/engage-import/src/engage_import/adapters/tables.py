@@ -134,6 +134,8 @@ import_items = sa.Table(
     sa.Column("username", sa.String(64), nullable=True),
     sa.Column("time_zone", JSONB, nullable=True),
     sa.Column("language", JSONB, nullable=True),
+    # a pending item whose user engage has not heard of yet is looked at again then
+    sa.Column("retry_at", TS, nullable=True),
 )
 
 voice_sessions = sa.Table(

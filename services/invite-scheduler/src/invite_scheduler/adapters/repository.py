@@ -76,11 +76,40 @@ class InviteRepository:
             )
 
     async def set_email_of_scheduled(self, user_id: str, email: str) -> None:
-        await self.session.execute(
-            sa.update(invites)
-            .where(invites.c.user_id == user_id, invites.c.status == "Scheduled")
-            .values(email=email, updated_at=sa.func.now())
+        """A link possibly mailed to the old address dies: new generation, new link."""
+        ids = (
+            (
+                await self.session.execute(
+                    sa.update(invites)
+                    .where(invites.c.user_id == user_id, invites.c.status == "Scheduled")
+                    .values(
+                        email=email,
+                        send_generation=invites.c.send_generation + 1,
+                        updated_at=sa.func.now(),
+                    )
+                    .returning(invites.c.id)
+                )
+            )
+            .scalars()
+            .all()
         )
+        await self.revoke_tokens(list(ids))
+
+    async def add_pending_tokens(self, rows: list[Row]) -> dict[str, Row]:
+        """Record the hashes of the tokens about to be mailed (before the first attempt);
+        a token already recorded (a re-send) keeps its row. Returns each invite's token
+        row by invite id."""
+        if not rows:
+            return {}
+        await self.session.execute(insert(invite_tokens).values(rows).on_conflict_do_nothing())
+        found = (
+            await self.session.execute(
+                sa.select(invite_tokens).where(
+                    invite_tokens.c.token_hash.in_([r["token_hash"] for r in rows])
+                )
+            )
+        ).all()
+        return {r.invite_id: dict(r._mapping) for r in found}
 
     async def claim_due(self, *, limit: int, lease_seconds: float, lease_id: str) -> list[Row]:
         """Take up to ``limit`` due invites for this replica (``SKIP LOCKED``: replicas never
@@ -118,6 +147,7 @@ class InviteRepository:
                     invites.c.user_id,
                     invites.c.email,
                     invites.c.attempts,
+                    invites.c.send_generation,
                 )
             )
         ).all()
@@ -162,7 +192,8 @@ class InviteRepository:
         self, *, invite_ids: list[str], lease_id: str, ttl_seconds: int
     ) -> list[Row]:
         """Only rows still held under this lease: an invite cancelled or resent while it
-        was being mailed keeps its new state (and the mailed link never becomes valid)."""
+        was being mailed keeps its new state (and the mailed link stays revoked). The
+        link's expiry (set when the token was recorded) moves to the invite's."""
         result = await self.session.execute(
             sa.update(invites)
             .where(
@@ -181,11 +212,14 @@ class InviteRepository:
             )
             .returning(invites)
         )
-        return [dict(r._mapping) for r in result.all()]
-
-    async def add_tokens(self, rows: list[Row]) -> None:
-        if rows:
-            await self.session.execute(insert(invite_tokens).values(rows))
+        rows = [dict(r._mapping) for r in result.all()]
+        for r in rows:
+            await self.session.execute(
+                sa.update(invite_tokens)
+                .where(invite_tokens.c.invite_id == r["id"], invite_tokens.c.state == "live")
+                .values(expires_at=r["expires_at"])
+            )
+        return rows
 
     async def mark_retry(
         self, *, invite_id: str, lease_id: str, delay_seconds: float, reason: str
@@ -221,7 +255,10 @@ class InviteRepository:
                 .returning(invites)
             )
         ).first()
-        return dict(row._mapping) if row else None
+        if row is None:
+            return None
+        await self.revoke_tokens([invite_id])  # the link was never (knowingly) mailed
+        return dict(row._mapping)
 
     async def release(self, *, invite_ids: list[str], lease_id: str) -> None:
         if invite_ids:

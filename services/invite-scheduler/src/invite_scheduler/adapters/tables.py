@@ -26,6 +26,9 @@ invites = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # bumped whenever a new link is due (resend, reschedule, email change); the token
+    # and the mail's Message-ID are derived from (id, send_generation)
+    sa.Column("send_generation", sa.Integer, nullable=False, server_default="0"),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
