@@ -70,6 +70,17 @@ class Proxied:
     subject: str
 
 
+def harness_auth(system: System) -> dict[str, Any]:
+    """A made-up service and its ad-hoc consumers are outside the permission table:
+    they connect as the test harness."""
+    kw = system.nats_kwargs("harness")
+    return {
+        "nats_user": kw.get("user", ""),
+        "nats_password": kw.get("password", ""),
+        "nats_inbox_prefix": kw.get("inbox_prefix", "_INBOX"),
+    }
+
+
 @pytest.fixture
 async def proxied(system: System) -> AsyncIterator[Proxied]:
     """A bare service on the account database, reached through a proxy, with one
@@ -80,6 +91,7 @@ async def proxied(system: System) -> AsyncIterator[Proxied]:
     settings = AccountConfig(
         **(
             system.config_kwargs("account")
+            | harness_auth(system)
             | {"database_url": proxy.url(system.database_url), "migrate_on_start": False}
         )
     )
@@ -233,7 +245,7 @@ async def test_poison_is_dead_lettered_with_secrets_redacted_and_replays_the_ori
 
     # the operator fixes the cause and replays: the handler gets the original message
     p.rec.fail_with = None
-    assert await p.svc.runners[p.sub.name].replay(row.id)
+    assert await p.svc.runners[p.sub.name].replay(row.id) == (True, None)
     assert p.rec.seen == [mid]
     assert p.rec.data[0]["data"]["user"]["password"] == secret
 
@@ -337,7 +349,7 @@ async def test_a_consumer_left_by_an_older_version_stops_giving_up(system: Syste
     svc = system.services["account"]
     assert svc.sessions is not None
     sub = Subscription(name=name, stream=STREAM, filter_subjects=[subject], handler=Recorder())
-    runner = ConsumerRunner(sub, svc.js, svc.sessions, svc.uow)
+    runner = ConsumerRunner(sub, js, svc.sessions, svc.uow)
     task = asyncio.create_task(runner.run())
     try:
         await asyncio.wait_for(runner.ready.wait(), 10)

@@ -83,6 +83,8 @@ class DeadLetterReplay(Command):
 class ReplayResult(Model):
     id: int
     replayed: bool
+    error: str | None = None
+    """Why it failed again (secrets redacted); the dead letter stays."""
 
 
 class Service:
@@ -339,8 +341,8 @@ class Service:
                 ).scalar()
             if consumer is None or consumer not in self.runners:
                 raise NotFound("No such dead letter.")
-            ok = await self.runners[consumer].replay(cmd.id)
-            return ReplayResult(id=cmd.id, replayed=ok)
+            ok, error = await self.runners[consumer].replay(cmd.id)
+            return ReplayResult(id=cmd.id, replayed=ok, error=error)
 
 
 def nats_security(settings: ServiceSettings) -> BaseSecurity | None:

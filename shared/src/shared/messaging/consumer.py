@@ -466,8 +466,10 @@ class ConsumerRunner:
         with contextlib.suppress(Exception):
             await m.term()
 
-    async def replay(self, dead_letter_id: int) -> bool:
-        """Run the handler again on a stored dead letter; True when it succeeded."""
+    async def replay(self, dead_letter_id: int) -> tuple[bool, str | None]:
+        """Run the handler again on a stored dead letter: (True, None) when it
+        succeeded, else (False, why) and the dead letter stays. A transient fault
+        (the database down) is raised: the caller is told to try again later."""
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -475,7 +477,7 @@ class ConsumerRunner:
                 )
             ).first()
         if row is None or row.consumer != self.sub.name:
-            return False
+            return False, "no such dead letter for this consumer"
         headers = dict(row.headers)
         raw = row.payload
         if headers.get(REDACTED):
@@ -486,24 +488,31 @@ class ConsumerRunner:
                 log.warning(
                     "dead letter %d: its original is no longer in the stream", dead_letter_id
                 )
-                return False
+                return False, "its original is no longer in the stream"
             raw = original.data or b""
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            return False
+            return False, "payload is not JSON"
         if not isinstance(data, dict):
-            return False
+            return False, "payload is not a JSON object"
         for h in (ORIGIN_STREAM, ORIGIN_SEQ, REDACTED):
             headers.pop(h, None)
         d = Delivery(row.subject, data, headers, row.message_id or f"dl-{row.id}", 1)
-        async with self._uow() as uow:
-            if await claim(uow.session, self.sub.name, [d.message_id]):
-                await self.sub.handle([d], uow)
-            await uow.session.execute(
-                sa.update(dead_letters)
-                .where(dead_letters.c.id == row.id)
-                .values(replayed_at=sa.func.now())
-            )
-            await uow.commit()
-        return True
+        try:
+            async with self._uow() as uow:
+                if await claim(uow.session, self.sub.name, [d.message_id]):
+                    await self.sub.handle([d], uow)
+                await uow.session.execute(
+                    sa.update(dead_letters)
+                    .where(dead_letters.c.id == row.id)
+                    .values(replayed_at=sa.func.now())
+                )
+                await uow.commit()
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            why = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+            log.warning("dead letter %d failed again on replay: %s", dead_letter_id, why)
+            return False, why
+        return True, None

@@ -1158,12 +1158,18 @@ def dead_letters_replay(
         done = []
         for t in targets:
             name = str(t["service"])
-            reply = await c.call(DEAD_LETTERS[name][1], {"id": t["id"]}, timeout=30.0)
+            try:
+                reply = await c.call(DEAD_LETTERS[name][1], {"id": t["id"]}, timeout=30.0)
+            except AppError as err:
+                if not replay_all:
+                    raise
+                # one that cannot be replayed does not stop the others
+                reply = {"id": t["id"], "replayed": False, "error": f"{err.code}: {err.message}"}
             done.append({"service": name} | reply)
         return done
 
     rows = run(ctx, action)
-    show(ctx, rows, ["service", "id", "replayed"])
+    show(ctx, rows, ["service", "id", "replayed", "error"])
     if not _state(ctx).as_json:
         message(f"{sum(1 for r in rows if r.get('replayed'))} of {len(rows)} replayed.")
     if any(not r.get("replayed") for r in rows):
