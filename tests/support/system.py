@@ -69,6 +69,7 @@ class System:
     mail: MailServer
     smtp_port: int
     link_base: str = "https://phone.example.com/activate/"
+    invite_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     services: dict[str, Service] = field(default_factory=dict)
     nats_creds: dict[str, Credentials] | None = None
     """Per-role NATS credentials (None: an external server, see tests/support/infra.py)."""
@@ -142,6 +143,8 @@ class System:
                 extra = {"smtp_host": "127.0.0.1", "smtp_port": self.smtp_port}
             if "invite_link_base_url" in fields:
                 extra["invite_link_base_url"] = self.link_base
+            if "invite_token_secret" in fields:
+                extra["invite_token_secret"] = self.invite_token_secret
             return b_invites(InviteSchedulerConfig(**(kw | extra | overrides)))
         if service == "engage-import":
             from engage_import.config import EngageImportConfig

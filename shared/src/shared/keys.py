@@ -46,6 +46,7 @@ def _state(path: Path) -> dict[str, str]:
         "TOKEN_PRIVATE_KEY": priv,
         "TOKEN_PUBLIC_KEY": pub,
         "INTERNAL_KEY": secrets.token_urlsafe(32),
+        "INVITE_TOKEN_SECRET": secrets.token_urlsafe(32),
     }
     state |= {f"nats:{c.user}": c.password for c in natsconf.generate().values()}
     natsconf.write_private(path, json.dumps(state, indent=2))
@@ -75,6 +76,8 @@ def write_all(state_dir: Path, out_dir: Path, uid: int | None = None) -> None:
         }
         if user == "identity":
             values["TOKEN_PRIVATE_KEY"] = state["TOKEN_PRIVATE_KEY"]
+        if user == "invites":
+            values["INVITE_TOKEN_SECRET"] = state["INVITE_TOKEN_SECRET"]
         path = out_dir / user / "service.env"
         natsconf.write_private(path, _export(values))
         if uid is not None:

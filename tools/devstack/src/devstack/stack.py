@@ -47,10 +47,13 @@ IDENTITY_ONLY = ("TOKEN_PRIVATE_KEY", "OPERATOR_EMAIL", "OPERATOR_PASSWORD")
 
 
 def _load_or_create(path: Path, make: dict[str, str]) -> dict[str, str]:
+    """The values kept in ``path``; any of ``make`` it lacks (a newer version's) added."""
     if path.exists():
         data: dict[str, str] = json.loads(path.read_text())
         path.chmod(0o600)
-        return data
+        if make.keys() <= data.keys():
+            return data
+        make = make | data
     write_private(path, json.dumps(make, indent=2))
     return make
 
@@ -59,7 +62,9 @@ def _inherited(name: str) -> bool:
     """May a service process inherit this variable from the launcher's environment?
     Not credentials or keys: each service gets only its own, explicitly."""
     return not (
-        "NATS_" in name or name.endswith(("_KEY", "_PASSWORD", "_CREDS")) or name in IDENTITY_ONLY
+        "NATS_" in name
+        or name.endswith(("_KEY", "_PASSWORD", "_CREDS", "_SECRET"))
+        or name in IDENTITY_ONLY
     )
 
 
@@ -160,6 +165,7 @@ class Stack:
                     "TOKEN_PRIVATE_KEY": priv,
                     "TOKEN_PUBLIC_KEY": pub,
                     "INTERNAL_KEY": secrets.token_urlsafe(32),
+                    "INVITE_TOKEN_SECRET": secrets.token_urlsafe(32),
                 },
             ).items()
         }
@@ -182,6 +188,8 @@ class Stack:
         common["INTERNAL_KEY"] = keys["INTERNAL_KEY"]
         for svc in SERVICES:
             self.service_env[svc] = common | nats_env[svc]
+        # activation links are derived from it: the invite scheduler's alone
+        self.service_env["invite-scheduler"]["INVITE_TOKEN_SECRET"] = keys["INVITE_TOKEN_SECRET"]
         self.service_env["identity"] |= {
             "TOKEN_PRIVATE_KEY": keys["TOKEN_PRIVATE_KEY"],
             "OPERATOR_EMAIL": env["OPERATOR_EMAIL"],
