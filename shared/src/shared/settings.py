@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliver: int = Field(default=10, ge=1)
     request_timeout: float = 5.0
     internal_key: str = ""
+    # tokens are refused when revocations are not known to be this fresh (docs/security.md)
+    revocation_max_lag_seconds: float = Field(default=1.0, gt=0, le=60)
     db_name: str = ""
 
     @model_validator(mode="before")
