@@ -23,7 +23,7 @@ from tests.security.session_helpers import (
     read_user,
     refused_everywhere_within_bound,
 )
-from tests.support.system import System, uid
+from tests.support.system import System, eventually, uid
 
 
 async def _admin_with_session(system: System) -> tuple[dict[str, Any], str]:
@@ -92,12 +92,28 @@ async def test_logout_ends_that_session_only(system: System) -> None:
 
 async def test_suspending_the_account_ends_its_sessions(system: System) -> None:
     user, token = await _admin_with_session(system)
+    operator = await system.operator_token()
+    status = {"account_id": user["account_id"]}
     await system.call(
         "account.v1.accounts.set_status",
-        {"account_id": user["account_id"], "status": "Suspended", "reason": "unpaid"},
-        token=await system.operator_token(),
+        status | {"status": "Suspended", "reason": "unpaid"},
+        token=operator,
     )
     assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
+    # while suspended, no session of the account works, whenever it was opened
+    during = await login(system, user)
+    assert await refused_everywhere_within_bound(system, user, during) == ALL_REFUSED
+    await system.call(
+        "account.v1.accounts.set_status", status | {"status": "Active"}, token=operator
+    )
+    # reactivated: the old sessions stay dead, a new one works
+    assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
+    fresh = await login(system, user)
+
+    async def accepted() -> bool:
+        return "unauthenticated" not in (await codes(system, user, fresh)).values()
+
+    assert await eventually(accepted, timeout=2)
 
 
 # --- portals: item 2 ------------------------------------------------------------------

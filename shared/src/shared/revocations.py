@@ -8,9 +8,10 @@ ended sessions:
   disabled, removed, demoted or its password changed or reset. A token whose
   ``uv`` (the user's row version when the session opened) is below ``v`` is refused.
 - ``session.<jti>``: ``{"revoked": true}``; written by identity on logout.
-- ``account.<account_id>``: ``{"before_ms": t}``; written by account when the
-  account is suspended or closed. A token for that account issued (``iat_ms``)
-  before ``t`` is refused.
+- ``account.<account_id>``: ``{"before_ms": t, "blocked": b}``; written by account
+  whenever the account's status changes. A token for that account issued (``iat_ms``)
+  before ``t`` is refused, and every token for it while ``blocked`` (Suspended or
+  Closed).
 - ``link.<portal_id>.<account_id>``: ``{"before_ms": t}``; written by account on
   unlink. A session switched into that account through that portal and issued
   before ``t`` is refused.
@@ -127,8 +128,13 @@ def revoke_session(source: str, jti: str) -> OutboxEvent:
     return revocation(source, session_key(jti), {"revoked": True})
 
 
-def revoke_account(source: str, account_id: str, at_ms: int | None = None) -> OutboxEvent:
-    return revocation(source, account_key(account_id), {"before_ms": at_ms or now_ms()})
+def revoke_account(
+    source: str, account_id: str, *, blocked: bool, at_ms: int | None = None
+) -> OutboxEvent:
+    """The account's status changed: sessions issued before end; while ``blocked``
+    (not Active) no session of the account works at all."""
+    data = {"before_ms": at_ms or now_ms(), "blocked": blocked}
+    return revocation(source, account_key(account_id), data)
 
 
 def revoke_link(
@@ -155,6 +161,7 @@ class RevocationList:
         self.users: dict[str, int] = {}
         self.sessions: set[str] = set()
         self.accounts: dict[str, int] = {}
+        self.blocked_accounts: set[str] = set()
         self.links: dict[tuple[str, str], int] = {}
         # monotonic time of the newest own heartbeat seen back through the watch
         self.fresh_as_of: float | None = None
@@ -183,16 +190,31 @@ class RevocationList:
                 self.sessions.discard(rest)
             else:
                 self.sessions.add(rest)
-        elif kind in ("account", "link"):
-            target: dict[Any, int] = self.accounts if kind == "account" else self.links
-            ref: Any = rest
-            if kind == "link":
-                portal, _, account = rest.partition(".")
-                ref = (portal, account)
+        elif kind == "account":
+            self._apply_account(rest, None if value is None else data)
+        elif kind == "link":
+            portal, _, account = rest.partition(".")
+            ref = (portal, account)
             if value is None:
-                target.pop(ref, None)
+                self.links.pop(ref, None)
             elif isinstance(data.get("before_ms"), int):
-                target[ref] = max(target.get(ref, 0), data["before_ms"])
+                self.links[ref] = max(self.links.get(ref, 0), data["before_ms"])
+
+    def _apply_account(self, account_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            self.accounts.pop(account_id, None)
+            self.blocked_accounts.discard(account_id)
+            return
+        before = data.get("before_ms")
+        if not isinstance(before, int):
+            return
+        if before >= self.accounts.get(account_id, 0):
+            # the newest status change decides whether the account is blocked
+            self.accounts[account_id] = before
+            if data.get("blocked") is True:
+                self.blocked_accounts.add(account_id)
+            else:
+                self.blocked_accounts.discard(account_id)
 
     def beat_sent(self, n: int, at: float) -> None:
         self.pending_beats[n] = at
@@ -227,6 +249,8 @@ class RevocationList:
         if floor is not None and (p.user_version is None or p.user_version < floor):
             return True
         if p.account_id is not None:
+            if p.account_id in self.blocked_accounts:
+                return True
             before = self.accounts.get(p.account_id)
             if before is not None and p.issued_at_ms < before:
                 return True

@@ -149,9 +149,10 @@ async def set_status(cmd: c.SetStatus, uow: UnitOfWork, principal: Principal) ->
         )
         data = account_facts(row) | {"previous_status": previous}
         uow.add_event(make_event(SOURCE, s.ACCOUNT_STATUS_CHANGED, data, key=row["id"]))
-        if cmd.status != "Active" and cmd.status != previous:
-            # every session in the account ends (docs/security-sessions.md)
-            uow.add_event(revoke_account(SOURCE, row["id"]))
+        if cmd.status != previous:
+            # sessions issued before end; none works while Suspended or Closed
+            # (docs/security-sessions.md)
+            uow.add_event(revoke_account(SOURCE, row["id"], blocked=cmd.status != "Active"))
         await uow.commit()
     return to_account(row)
 
