@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Perm
+from shared.errors import Unauthenticated
 
 from tests.security.session_helpers import (
     ALL_REFUSED,
@@ -163,6 +164,22 @@ async def test_a_demoted_and_disabled_super_admin_can_no_longer_switch(system: S
     await _update(system, user, role="Standard User", status="Disabled")
     assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
     assert await _switch(system, portal, linked["id"], token) == "unauthenticated"
+    # nor do users.list and users.add work with the old token; nothing is added
+    acc = {"account_id": user["account_id"]}
+    operator = await system.operator_token()
+    before = await system.call("identity.v1.users.list", acc, token=operator)
+    assert await answer(system, "identity.v1.users.list", acc, token) == "unauthenticated"
+    entry = {
+        "first_name": "Eve",
+        "last_name": "Intruder",
+        "email": f"eve-{uid()}@example.com",
+        "user_type": "mobile",
+        "role": "Super Admin",
+        "setup": {"option": "activate_later"},
+    }
+    adding = acc | {"users": [entry]}
+    assert await answer(system, "identity.v1.users.add", adding, token) == "unauthenticated"
+    assert await system.call("identity.v1.users.list", acc, token=operator) == before
 
 
 async def test_a_switched_session_cannot_switch_again(system: System) -> None:
@@ -278,3 +295,31 @@ async def test_a_temporary_password_session_may_only_change_the_password(
     )
     fresh = await login(system, user, "amber-lantern-93")
     assert await answer(system, "identity.v1.users.get", _self(user), fresh) == "ok"
+
+
+# --- failing closed -------------------------------------------------------------------
+
+
+async def test_a_service_that_cannot_follow_revocations_refuses_every_token(
+    system: System,
+) -> None:
+    """A service instance whose revocation watch stops (here: cancelled) refuses tokens
+    as ``unauthenticated`` instead of trusting them."""
+    acc = await system.create_account()
+    token = system.token_for(acc["id"])
+    replica = await system.start("account")
+    try:
+        assert replica.verifier.verify(token).account_id == acc["id"]
+        [watch] = [t for t in replica._tasks if t.get_name() == "revocations"]
+        watch.cancel()
+
+        def refused() -> bool:
+            try:
+                replica.verifier.verify(token)
+            except Unauthenticated as err:
+                return bool(err.details["reason"] == "revocations_unknown")
+            return False
+
+        assert await eventually(refused, timeout=15)
+    finally:
+        await replica.app.stop()

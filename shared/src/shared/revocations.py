@@ -66,7 +66,7 @@ KV_SUBJECT_PREFIX = f"$KV.{BUCKET}."
 MAX_AGE_SECONDS = 25 * 3600
 HEARTBEAT_SECONDS = 0.2
 #: a watch whose own heartbeats stop coming back for this long is started again
-RESTART_AFTER_SECONDS = 5.0
+RESTART_AFTER_SECONDS = 3.0
 #: no own heartbeat back for this long: not caught up, whatever is in flight
 SILENCE_SECONDS = 5.0
 REVOKED = "The session has been revoked; sign in again."
@@ -218,6 +218,8 @@ class RevocationList:
 
     def beat_sent(self, n: int, at: float) -> None:
         self.pending_beats[n] = at
+        if len(self.pending_beats) > 1000:  # a long outage: keep the oldest, bound the rest
+            del self.pending_beats[list(self.pending_beats)[1]]
 
     def beat_seen(self, n: int) -> None:
         """Own heartbeat ``n`` came back: everything stored before it is applied."""
@@ -239,7 +241,8 @@ class RevocationList:
         now = time.monotonic() if now is None else now
         if now - self.fresh_as_of > SILENCE_SECONDS:
             return False
-        oldest = min(self.pending_beats.values(), default=None)
+        # numbers only grow, so the first one in flight is the oldest
+        oldest = next(iter(self.pending_beats.values()), None)
         return oldest is None or now - oldest <= self.max_lag
 
     def revoked(self, p: Principal) -> bool:
