@@ -80,3 +80,20 @@ def test_tokens_are_refused_until_caught_up_and_when_a_heartbeat_is_late() -> No
     r.beat_seen(2)
     assert r.caught_up(now=104.2)
     assert not r.caught_up(now=200.0)  # nothing came back for too long
+
+
+def test_time_the_process_did_not_run_is_not_counted_as_falling_behind() -> None:
+    r = RevocationList(max_lag=1.0)
+    r.tick(100.0)
+    r.beat_sent(1, 100.0)
+    r.beat_seen(1)
+    r.tick(100.1)
+    r.beat_sent(2, 100.1)
+    # the event loop was blocked for 4 s (no tick): heartbeat 2 is not late for that
+    assert r.caught_up(now=104.1)
+    # running again, ticking, and heartbeat 2 still does not come back: behind
+    for i in range(16):
+        r.tick(104.2 + 0.1 * i)
+    assert not r.caught_up(now=105.7)
+    r.beat_seen(2)
+    assert r.caught_up(now=105.7)

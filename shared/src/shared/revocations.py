@@ -69,6 +69,12 @@ HEARTBEAT_SECONDS = 0.2
 RESTART_AFTER_SECONDS = 3.0
 #: no own heartbeat back for this long: not caught up, whatever is in flight
 SILENCE_SECONDS = 5.0
+#: the clock task ticks this often; a tick later than ``STALL_SLACK_SECONDS`` means
+#: the process itself did not run (its event loop was blocked), time that is not
+#: counted as falling behind; one gap counts for at most ``MAX_STALL_SECONDS``
+TICK_SECONDS = 0.1
+STALL_SLACK_SECONDS = 0.25
+MAX_STALL_SECONDS = 10.0
 REVOKED = "The session has been revoked; sign in again."
 NOT_CAUGHT_UP = "Sessions cannot be checked right now (revocations are not up to date); try again."
 
@@ -165,8 +171,10 @@ class RevocationList:
         self.links: dict[tuple[str, str], int] = {}
         # monotonic time of the newest own heartbeat seen back through the watch
         self.fresh_as_of: float | None = None
-        # own heartbeats put but not seen back yet: number -> monotonic time of the put
+        # own heartbeats put but not seen back yet: number -> running time of the put
         self.pending_beats: dict[int, float] = {}
+        self._last_tick: float | None = None
+        self._stalled = 0.0  # seconds the process did not run, in total
 
     # --- applying entries -----------------------------------------------------
     def apply(self, key: str, value: bytes | None) -> None:
@@ -216,8 +224,27 @@ class RevocationList:
             else:
                 self.blocked_accounts.discard(account_id)
 
+    # --- the running clock ------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Called every ``TICK_SECONDS`` by the clock task."""
+        if self._last_tick is not None:
+            self._stalled += self._gap(now)
+        self._last_tick = now
+
+    def _gap(self, now: float) -> float:
+        if self._last_tick is None:
+            return 0.0
+        late = now - self._last_tick - TICK_SECONDS - STALL_SLACK_SECONDS
+        return min(max(late, 0.0), MAX_STALL_SECONDS)
+
+    def running_time(self, now: float) -> float:
+        """Monotonic time minus the time this process did not run (a blocked event
+        loop: it could neither apply revocations nor serve requests meanwhile)."""
+        return now - self._stalled - self._gap(now)
+
+    # --- heartbeats -------------------------------------------------------------
     def beat_sent(self, n: int, at: float) -> None:
-        self.pending_beats[n] = at
+        self.pending_beats[n] = self.running_time(at)
         if len(self.pending_beats) > 1000:  # a long outage: keep the oldest, bound the rest
             del self.pending_beats[list(self.pending_beats)[1]]
 
@@ -232,13 +259,13 @@ class RevocationList:
     # --- checking -------------------------------------------------------------
     def caught_up(self, now: float | None = None) -> bool:
         """True while no heartbeat of ours has been on its way for longer than
-        ``max_lag`` (and one came back in the last ``SILENCE_SECONDS``). Measured on the
-        heartbeats in flight rather than on the last one seen, so that a moment when
-        this process itself did not run (nothing was sent, nothing is missing) does not
-        count as falling behind."""
+        ``max_lag`` (and one came back in the last ``SILENCE_SECONDS``), in running
+        time: a moment when this process itself did not run does not count as falling
+        behind (when it resumes, the heartbeats and revocations that arrived meanwhile
+        are applied in order)."""
         if self.fresh_as_of is None:
             return False
-        now = time.monotonic() if now is None else now
+        now = self.running_time(time.monotonic() if now is None else now)
         if now - self.fresh_as_of > SILENCE_SECONDS:
             return False
         # numbers only grow, so the first one in flight is the oldest
@@ -313,7 +340,7 @@ class RevocationWatcher(RevocationList):
                 await asyncio.sleep(0.5)
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
-        started = time.monotonic()
+        started = self.running_time(time.monotonic())
         while True:
             try:
                 # asyncio.timeout, not wait_for: a stop's cancellation is never swallowed
@@ -323,7 +350,8 @@ class RevocationWatcher(RevocationList):
                 entry = None
             # our own heartbeats stopped coming back: the watch is stuck; start again
             last = self.fresh_as_of if self.fresh_as_of is not None else started
-            if time.monotonic() - max(last, started) > RESTART_AFTER_SECONDS:
+            now = self.running_time(time.monotonic())
+            if now - max(last, started) > RESTART_AFTER_SECONDS:
                 raise RuntimeError("no heartbeat came back")
             if entry is None:
                 continue
@@ -342,6 +370,13 @@ class RevocationWatcher(RevocationList):
         self.beat_seen(n)
         if not self.ready.is_set() and self.caught_up():
             self.ready.set()
+
+    async def clock(self) -> None:
+        """Tick until cancelled (a task of its own: stopping the watch must not stop
+        the clock, or a dead watch would look like a stalled process)."""
+        while True:
+            self.tick(time.monotonic())
+            await asyncio.sleep(TICK_SECONDS)
 
     async def _beat(self, kv: KeyValue, done: asyncio.Event) -> None:
         while not done.is_set():

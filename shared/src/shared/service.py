@@ -199,6 +199,7 @@ class Service:
     async def _revocations_start(self) -> None:
         """Follow the REVOCATIONS bucket; serve once caught up (or after a bounded wait:
         until then every token is refused, never trusted)."""
+        self._spawn(self.revocations.clock, "revocations-clock")
         self._spawn(lambda: self.revocations.run(self.js), "revocations")
         try:
             await asyncio.wait_for(self.revocations.ready.wait(), STOP_STEP_SECONDS)
