@@ -273,27 +273,34 @@ async def test_a_service_cannot_serve_or_manage_what_is_not_its_own(
     await engage.publish_refused("$KV.REVOCATIONS.x")
 
 
-async def test_every_service_watches_revocations_and_only_identity_and_account_write(
+async def test_every_service_watches_revocations_and_writes_only_its_own_keys(
     configured: System, conn: Any
 ) -> None:
-    """The grants the session-revocation bucket needs (built on it elsewhere)."""
+    """The grants session revocation needs (shared.revocations): identity writes user
+    and session keys, account writes account and link keys, every service its own
+    heartbeats; every service reads and watches; nobody deletes the bucket."""
+    b = natsconf.REVOCATIONS_BUCKET
     identity = await conn("identity")
     assert identity.nc is not None
-    kv = await identity.nc.jetstream().create_key_value(bucket=natsconf.REVOCATIONS_BUCKET)
-    key = uid("sec")
-    await kv.put(key, b"1")
+    kv = await identity.nc.jetstream().create_key_value(bucket=b)
+    user_key, account_key = f"user.{uid('usr')}", f"account.{uid('acc')}"
+    await kv.put(user_key, b"1")
+    await identity.publish_refused(f"$KV.{b}.{account_key}")
     account = await conn("account")
     assert account.nc is not None
-    akv = await account.nc.jetstream().key_value(natsconf.REVOCATIONS_BUCKET)
-    await akv.put(key, b"2")
-    for role in ("invites", "engage"):
+    akv = await account.nc.jetstream().key_value(b)
+    await akv.put(account_key, b"2")
+    await account.publish_refused(f"$KV.{b}.{user_key}")
+    for role, service in (("invites", "invite-scheduler"), ("engage", "engage-import")):
         reader = await conn(role)
         assert reader.nc is not None
-        rkv = await reader.nc.jetstream().key_value(natsconf.REVOCATIONS_BUCKET)
-        assert (await rkv.get(key)).value == b"2"
-        watcher = await rkv.watch(key)
+        rkv = await reader.nc.jetstream().key_value(b)
+        assert (await rkv.get(account_key)).value == b"2"
+        watcher = await rkv.watch(user_key)
         entry = await watcher.updates(timeout=5)
-        assert entry is not None and entry.value == b"2"
+        assert entry is not None and entry.value == b"1"
         await watcher.stop()
-        await reader.publish_refused(f"$KV.{natsconf.REVOCATIONS_BUCKET}.{key}")
+        await rkv.put(f"heartbeat.{service}.{uid('i')}", b"0")
+        for key in (user_key, account_key, f"heartbeat.identity.{uid('i')}"):
+            await reader.publish_refused(f"$KV.{b}.{key}")
         await reader.publish_refused(f"$JS.API.STREAM.DELETE.{natsconf.REVOCATIONS_STREAM}")

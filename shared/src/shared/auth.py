@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -91,6 +91,9 @@ class Principal:
     token_id: str = ""
     email: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    issued_at_ms: int = 0
+    user_version: int | None = None
+    password_change_only: bool = False
 
     def can_access(self, account_id: str) -> bool:
         return self.operator or self.account_id == account_id
@@ -113,15 +116,54 @@ class Principal:
             raise Forbidden("Only platform operators may do this.")
 
 
+#: all a temporary-password session may do (DOMAIN.md: it may only change the password)
+PASSWORD_CHANGE_SUBJECTS = frozenset(
+    {"identity.v1.auth.change_password", "identity.v1.auth.logout"}
+)
+MUST_CHANGE_PASSWORD = (
+    "This session was opened with a temporary password: change the password first "
+    "(identity.v1.auth.change_password), then sign in again."
+)
+
+AnyHandler = Callable[[Any, "Principal | None"], Awaitable[Any]]
+
+
+def full_sessions_only(handler: AnyHandler) -> AnyHandler:
+    """Wrap an endpoint so that a temporary-password session is ``forbidden``."""
+
+    async def guarded(cmd: Any, principal: Principal | None) -> Any:
+        if principal is not None and principal.password_change_only:
+            raise Forbidden(MUST_CHANGE_PASSWORD, {"reason": "must_change_password"})
+        return await handler(cmd, principal)
+
+    return guarded
+
+
+class RevocationCheck(Protocol):
+    """What :class:`TokenVerifier` asks after the signature: raises ``Unauthenticated``
+    when the session was revoked, or when revocations cannot be known right now."""
+
+    def check(self, principal: Principal) -> None: ...
+
+
 class TokenVerifier:
-    def __init__(self, public_key: str) -> None:
+    def __init__(self, public_key: str, revocations: RevocationCheck | None = None) -> None:
         if not public_key:
             raise ValueError("TOKEN_PUBLIC_KEY is not set")
         self._key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
         # token -> (principal, expiry): a signature is checked once per token, not per request
         self._cache: dict[str, tuple[Principal, float]] = {}
+        # None only for tools and unit tests; every service passes its revocation watcher
+        self.revocations = revocations
 
     def verify(self, token: str) -> Principal:
+        principal = self._signed(token)
+        if self.revocations is not None:
+            # after the signature, on every request: a cached token is checked too
+            self.revocations.check(principal)
+        return principal
+
+    def _signed(self, token: str) -> Principal:
         hit = self._cache.get(token)
         if hit is not None:
             if hit[1] > time.time():
@@ -154,6 +196,9 @@ class TokenVerifier:
             portal_id=claims.get("portal"),
             token_id=str(claims["jti"]),
             email=claims.get("email"),
+            issued_at_ms=int(claims.get("iat_ms") or int(claims["iat"]) * 1000),
+            user_version=int(claims["uv"]) if claims.get("uv") is not None else None,
+            password_change_only=bool(claims.get("pwchange", False)),
         )
         return principal, float(claims["exp"])
 
@@ -186,9 +231,16 @@ class TokenSigner:
         portal_id: str | None = None,
         email: str | None = None,
         ttl_seconds: int | None = None,
+        user_version: int | None = None,
+        password_change_only: bool = False,
     ) -> tuple[str, int]:
-        """Return (token, expires_at epoch seconds)."""
-        now = int(time.time())
+        """Return (token, expires_at epoch seconds).
+
+        ``iat_ms`` (issue time in milliseconds) and ``uv`` (the user's row version when
+        the session was opened) are what revocations compare against; ``pwchange``
+        marks a temporary-password session that may only change the password."""
+        now_ms = time.time_ns() // 1_000_000
+        now = now_ms // 1000
         exp = now + (ttl_seconds or self.ttl_seconds)
         claims: dict[str, Any] = {
             "iss": ISSUER,
@@ -197,9 +249,14 @@ class TokenSigner:
             "perms": sorted(set(permissions)),
             "op": operator,
             "iat": now,
+            "iat_ms": now_ms,
             "exp": exp,
             "jti": uuid.uuid4().hex,
         }
+        if user_version is not None:
+            claims["uv"] = user_version
+        if password_change_only:
+            claims["pwchange"] = True
         if portal_id:
             claims["portal"] = portal_id
         if email:

@@ -73,9 +73,11 @@ class ServiceGrant:
     calls: tuple[str, ...] = ()
     """Other services' request subjects it calls."""
     kv_write: tuple[str, ...] = ()
+    """KV keys it writes, as ``<bucket>.<key pattern>``."""
     """KV buckets it writes."""
-    kv_create: tuple[str, ...] = ()
-    """KV buckets it creates (their ``KV_<bucket>`` stream)."""
+    kv_create: tuple[str, ...] = (REVOCATIONS_BUCKET,)
+    """KV buckets it creates when missing (their ``KV_<bucket>`` stream): every service
+    may create the revocation bucket, with the same settings, whichever starts first."""
     kv_read: tuple[str, ...] = (REVOCATIONS_BUCKET,)
     """KV buckets it reads and watches."""
     extra_publish: tuple[str, ...] = ()
@@ -90,6 +92,12 @@ class ServiceGrant:
         return f"_INBOX_{self.user}"
 
 
+def _revocation_keys(service: str, *keys: str) -> tuple[str, ...]:
+    """The revocation keys a service writes: its instances' heartbeats
+    (``heartbeat.<service name>.<instance>``, shared.revocations) and ``keys``."""
+    return tuple(f"{REVOCATIONS_BUCKET}.{k}" for k in (f"heartbeat.{service}.>", *keys))
+
+
 SERVICES: dict[str, ServiceGrant] = {
     "account": ServiceGrant(
         user="account",
@@ -102,7 +110,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_INGEST_TELEPHONY, "account-call-metering"),
         ),
         calls=(s.AUTH_MINT,),
-        kv_write=(REVOCATIONS_BUCKET,),
+        kv_write=_revocation_keys("account", "account.>", "link.>"),
     ),
     "identity": ServiceGrant(
         user="identity",
@@ -116,8 +124,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_INGEST_DIRECTORY, "identity-directory-requests"),
         ),
         calls=(s.INVENTORY_ALLOCATE, s.INVENTORY_RELEASE, s.ACCOUNTS_GET, s.INVITES_REDEEM),
-        kv_write=(REVOCATIONS_BUCKET,),
-        kv_create=(REVOCATIONS_BUCKET,),
+        kv_write=_revocation_keys("identity", "user.>", "session.>"),
     ),
     "invites": ServiceGrant(
         user="invites",
@@ -128,6 +135,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_IDENTITY, "invites-identity-users"),
             (s.STREAM_ACCOUNT, "invites-account-facts"),
         ),
+        kv_write=_revocation_keys("invite-scheduler"),
     ),
     "engage": ServiceGrant(
         user="engage",
@@ -138,6 +146,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_ACCOUNT, "engage-account-facts"),
             (s.STREAM_IDENTITY, "engage-directory"),
         ),
+        kv_write=_revocation_keys("engage-import"),
     ),
 }
 
@@ -210,7 +219,7 @@ def service_role(g: ServiceGrant) -> Role:
         ]
     for bucket in g.kv_create:
         pub += [f"{JS_API}.STREAM.{op}.KV_{bucket}" for op in ("CREATE", "UPDATE")]
-    pub += [f"$KV.{bucket}.>" for bucket in g.kv_write]
+    pub += [f"$KV.{key}" for key in g.kv_write]
     pub += list(g.calls) + list(g.extra_publish)
     return Role(
         user=g.user,

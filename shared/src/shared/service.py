@@ -23,7 +23,7 @@ from nats.js.client import JetStreamContext
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.auth import Principal, TokenVerifier
+from shared.auth import PASSWORD_CHANGE_SUBJECTS, Principal, TokenVerifier, full_sessions_only
 from shared.contracts.common import Command, Empty, Health, Model, PageRequest
 from shared.db import UnitOfWork, make_engine, make_raw_pool, make_sessionmaker, migrate
 from shared.errors import NotFound
@@ -34,6 +34,7 @@ from shared.messaging.rpc import KeyedThrottle, RpcRouter
 from shared.messaging.server import UnsupportedServer, check_server_version, server_version
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
+from shared.revocations import RevocationWatcher
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,8 @@ class Service:
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.started = False  # health says "starting" until every start-up hook has run
 
-        self.verifier = TokenVerifier(settings.token_public_key)
+        self.revocations = RevocationWatcher(name, settings.revocation_max_lag_seconds)
+        self.verifier = TokenVerifier(settings.token_public_key, self.revocations)
         self.broker = NatsBroker(
             settings.nats_url,
             name=f"{name}-service",
@@ -171,6 +173,7 @@ class Service:
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.pg = await make_raw_pool(url)
+        self._sessions_guard()
         self.rpc.mount(
             self.verifier,
             self.queue,
@@ -203,9 +206,27 @@ class Service:
             self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
         for hook in self.on_started:
             await hook()
+        await self._revocations_start()
         await self.rpc.start(self.broker.connection)
         self.started = True
         log.info("%s service started", self.name)
+
+    # --- sessions (docs/security.md) ---------------------------------------------
+    def _sessions_guard(self) -> None:
+        """A temporary-password session may only change its password (or log out)."""
+        for ep in self.rpc.endpoints.values():
+            if not ep.public and ep.subject not in PASSWORD_CHANGE_SUBJECTS:
+                ep.handler = full_sessions_only(ep.handler)
+
+    async def _revocations_start(self) -> None:
+        """Follow the REVOCATIONS bucket; serve once caught up (or after a bounded wait:
+        until then every token is refused, never trusted)."""
+        self._spawn(self.revocations.clock, "revocations-clock")
+        self._spawn(lambda: self.revocations.run(self.js), "revocations")
+        try:
+            await asyncio.wait_for(self.revocations.ready.wait(), STOP_STEP_SECONDS)
+        except TimeoutError:
+            log.warning("%s: revocations not caught up yet; tokens refused until then", self.name)
 
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         """Run a long-lived task; if it crashes, log and start it again."""

@@ -68,6 +68,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliver: int = Field(default=10, ge=1)
     request_timeout: float = 5.0
     internal_key: str = ""
+    # tokens are refused when revocations are not known to be this fresh (docs/security.md)
+    revocation_max_lag_seconds: float = Field(default=1.0, gt=0, le=60)
     db_name: str = ""
     # Unauthenticated requests (sign-in, activation): how many run at once, how many
     # more may wait (any beyond are refused at once), and the per-key attempt rate.

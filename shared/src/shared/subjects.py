@@ -57,6 +57,7 @@ ROLES_LIST = "identity.v1.roles.list"
 ROLES_CREATE = "identity.v1.roles.create"
 AUTH_LOGIN = "identity.v1.auth.login"
 AUTH_CHANGE_PASSWORD = "identity.v1.auth.change_password"
+AUTH_LOGOUT = "identity.v1.auth.logout"
 AUTH_MINT = "identity.v1.auth.mint"  # service-to-service: account's portal switch
 ACTIVATION_COMPLETE = "identity.v1.activation.complete"
 INTEGRATIONS_CREATE = "identity.v1.integrations.create"
@@ -64,6 +65,10 @@ INTEGRATIONS_LIST = "identity.v1.integrations.list"
 INTEGRATIONS_REVOKE = "identity.v1.integrations.revoke"
 IDENTITY_DEAD_LETTERS_LIST = "identity.v1.dead_letters.list"
 IDENTITY_DEAD_LETTERS_REPLAY = "identity.v1.dead_letters.replay"
+
+# --- revocations (JetStream KV bucket; docs/security-sessions.md) -------------
+REVOCATIONS_BUCKET = "REVOCATIONS"
+REVOCATIONS_ALL = "$KV.REVOCATIONS.>"
 
 # --- invites -----------------------------------------------------------------
 INVITES_HEALTH = "invites.v1.health"

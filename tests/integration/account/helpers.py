@@ -57,3 +57,38 @@ async def user_added(system: System, account_id: str, user_type: str, version: i
         "identity",
     )
     return user_id
+
+
+PASSWORD = "violet-harbour-47"
+
+
+async def signed_in_admin(
+    system: System, account_id: str, role: str = "Super Admin"
+) -> tuple[dict[str, Any], str]:
+    """A real user of the account (as identity records it) and its session: what a
+    portal switch needs, since identity re-checks the caller on its own records."""
+    address = f"admin-{uid()}@example.com"
+    entry = {
+        "first_name": "Ada",
+        "last_name": "Admin",
+        "email": address,
+        "user_type": "mobile",
+        "role": role,
+        "setup": {
+            "option": "assign_credentials",
+            "password": PASSWORD,
+            "temporary_password": False,
+            "pin": "480213",
+            "security_question": "First pet?",
+            "security_answer": "Rex the dog",
+        },
+    }
+    [user] = (
+        await system.call(
+            "identity.v1.users.add",
+            {"account_id": account_id, "users": [entry]},
+            token=await system.operator_token(),
+        )
+    )["users"]
+    session = await system.call("identity.v1.auth.login", {"email": address, "password": PASSWORD})
+    return user, str(session["token"])

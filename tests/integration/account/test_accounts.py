@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from shared.auth import Perm
+from shared.errors import AppError
 
-from tests.support.system import System, uid
+from tests.support.system import System, eventually, uid
 
 
 async def test_partial_settings_update_keeps_the_rest_and_validates_the_whole(
@@ -132,12 +133,28 @@ async def test_operator_suspends_with_reason_and_closed_is_final(system: System)
         {"account_id": acc["id"], "status": "Active"},
         token=op,
     )
+    # only operators reopen: another account's admin is forbidden, and the closed
+    # account's own sessions no longer work at all (docs/security-sessions.md)
+    other = await system.create_account()
     await system.expect_error(
         "forbidden",
         "account.v1.accounts.set_status",
         {"account_id": acc["id"], "status": "Active"},
-        token=system.token_for(acc["id"]),
+        token=system.token_for(other["id"]),
     )
+
+    async def refused() -> bool:
+        try:
+            await system.call(
+                "account.v1.accounts.set_status",
+                {"account_id": acc["id"], "status": "Active"},
+                token=system.token_for(acc["id"]),
+            )
+        except AppError as err:
+            return err.code == "unauthenticated"
+        return False
+
+    await eventually(refused, timeout=2)
 
 
 async def test_plans_catalogue_lists_user_types_per_plan(system: System) -> None:

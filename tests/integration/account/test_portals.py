@@ -10,13 +10,13 @@ import asyncpg
 import pytest
 from shared.db import database_url_for, to_plain_url
 
-from tests.integration.account.helpers import publish_event, user_added
+from tests.integration.account.helpers import publish_event, signed_in_admin, user_added
 from tests.support.system import System, eventually, uid
 
 
 async def portal_for(system: System) -> tuple[dict[str, Any], str]:
     home = await system.create_account()
-    token = system.token_for(home["id"])
+    _, token = await signed_in_admin(system, home["id"])
     portal = await system.call("account.v1.portals.create", {"name": f"BPO {uid()}"}, token=token)
     return portal, token
 

@@ -170,17 +170,20 @@ async def test_directory_keeps_the_highest_version_and_drops_removed_users(
     await eventually(gone)
 
 
-async def test_candidates_of_another_accounts_engage_account_are_forbidden(
+async def test_candidates_of_another_accounts_engage_account_look_missing(
     system: System,
 ) -> None:
+    """Refused, and answered exactly as a missing id: the reply reveals nothing about
+    another account's Engage account (issue 9, item 7)."""
     _, lnk, _ = await setup(system)
     other = await system.create_account()
-    await system.expect_error(
-        "forbidden",
+    err = await system.expect_error(
+        "not_found",
         s.ENGAGE_CANDIDATES_LIST,
         {"engage_account_id": lnk["engage_account_id"]},
         token=system.token_for(other["id"], ADMIN),
     )
+    assert err.message == "No such Engage account."
 
 
 async def test_candidates_refuse_unknown_fields(system: System) -> None:

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 from shared.auth import TokenVerifier
 
-from tests.integration.identity.conftest import entry, identity_events, ready_account
+from tests.integration.identity.conftest import creds, entry, identity_events, ready_account
 from tests.support.system import System, email, eventually, uid
 
 
@@ -107,21 +107,40 @@ async def test_mint_is_internal_and_scopes_the_session_to_the_linked_account(
     system: System,
 ) -> None:
     acc = await ready_account(system)
-    caller = system.token_for("acc_home", user_id="usr_portal_admin")
+    home = await ready_account(system)
+    # mint re-checks the caller on identity's own records: a real, enabled portal admin
+    address = email("portal")
+    [admin] = (
+        await system.call(
+            "identity.v1.users.add",
+            {
+                "account_id": home["id"],
+                "users": [
+                    entry(address, role="Super Admin", setup=creds(temporary_password=False))
+                ],
+            },
+            token=await system.operator_token(),
+        )
+    )["users"]
+    caller = (
+        await system.call(
+            "identity.v1.auth.login", {"email": address, "password": "violet-harbour-47"}
+        )
+    )["token"]
     refused = await system.raw(
         "identity.v1.auth.mint",
-        {"account_id": acc["id"], "user_id": "usr_portal_admin", "portal_id": "ptl_1"},
+        {"account_id": acc["id"], "user_id": admin["id"], "portal_id": "ptl_1"},
         token=caller,
         via=system.harness_nc,  # NATS lets only account publish here; this checks the key
     )
     assert refused.error_code == "forbidden"
     reply = await system.raw(
         "identity.v1.auth.mint",
-        {"account_id": acc["id"], "user_id": "usr_portal_admin", "portal_id": "ptl_1"},
+        {"account_id": acc["id"], "user_id": admin["id"], "portal_id": "ptl_1"},
         token=caller,
         headers={"X-Internal-Key": system.internal_key},
         via=system.harness_nc,
     )
     principal = TokenVerifier(system.public_key).verify(reply.body["token"])
     assert principal.account_id == acc["id"] and principal.portal_id == "ptl_1"
-    assert principal.user_id == "usr_portal_admin" and "users.manage" in principal.permissions
+    assert principal.user_id == admin["id"] and "users.manage" in principal.permissions

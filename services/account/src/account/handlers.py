@@ -19,6 +19,7 @@ from shared.errors import (
 )
 from shared.ids import new_id
 from shared.messaging.outbox import make_event
+from shared.revocations import revoke_account, revoke_link
 
 from account import domain
 from account.ports import AccountReader, IdentityClient, UnitOfWork
@@ -148,6 +149,10 @@ async def set_status(cmd: c.SetStatus, uow: UnitOfWork, principal: Principal) ->
         )
         data = account_facts(row) | {"previous_status": previous}
         uow.add_event(make_event(SOURCE, s.ACCOUNT_STATUS_CHANGED, data, key=row["id"]))
+        if cmd.status != previous:
+            # sessions issued before end; none works while Suspended or Closed
+            # (docs/security-sessions.md)
+            uow.add_event(revoke_account(SOURCE, row["id"], blocked=cmd.status != "Active"))
         await uow.commit()
     return to_account(row)
 
@@ -728,14 +733,30 @@ async def link_account(cmd: c.LinkAccount, uow: UnitOfWork, principal: Principal
 
 
 async def unlink_account(cmd: c.UnlinkAccount, uow: UnitOfWork, principal: Principal) -> c.Portal:
+    """The portal's owner (or an operator) unlinks any of its accounts; an account's own
+    admins (``account.manage`` in that account) unlink it from any portal. Sessions
+    switched into the account through that portal end."""
+    not_linked = NotFound(
+        "That account is not linked to the portal.", {"account_id": cmd.account_id}
+    )
+    account_admin = (
+        not principal.operator
+        and principal.account_id == cmd.account_id
+        and Perm.ACCOUNT_MANAGE in principal.permissions
+    )
     async with uow:
-        portal = await _own_portal(uow, cmd.portal_id, principal)
+        if account_admin:
+            found = await uow.portals.get(cmd.portal_id)
+            if found is None:
+                raise not_linked
+            portal = found
+        else:
+            portal = await _own_portal(uow, cmd.portal_id, principal)
         if not await uow.portals.unlink(portal["id"], cmd.account_id):
-            raise NotFound(
-                "That account is not linked to the portal.", {"account_id": cmd.account_id}
-            )
+            raise not_linked
         data = {"portal_id": portal["id"], "account_id": cmd.account_id}
         uow.add_event(make_event(SOURCE, s.PORTAL_UNLINKED, data, key=portal["id"]))
+        uow.add_event(revoke_link(SOURCE, portal["id"], cmd.account_id))
         linked = await uow.portals.count_links(portal["id"])
         await uow.commit()
     return to_portal(portal, linked)
@@ -767,6 +788,12 @@ async def switch_account(
     identity: IdentityClient,
     caller_token: str,
 ) -> Session:
+    if principal.portal_id is not None:
+        raise Forbidden(
+            "A session opened through a portal cannot switch again; "
+            "switch with your own account's session.",
+            {"reason": "switched_session"},
+        )
     async with uow:
         portal = await _own_portal(uow, cmd.portal_id, principal)
         if not await uow.portals.is_linked(portal["id"], cmd.account_id):

@@ -88,7 +88,9 @@ async def _engage_account(uow: UnitOfWork, engage_account_id: str, p: Principal,
 
     Reading is allowed with ``engage.read`` or ``engage.manage``."""
     link = await uow.links.get(engage_account_id)
-    if link is None:
+    if link is None or not p.can_access(link["account_id"]):
+        # another account's Engage account is answered exactly like a missing one:
+        # the reply reveals nothing about it (not even that it exists)
         raise NotFound("No such Engage account.", {"engage_account_id": engage_account_id})
     if perm == Perm.ENGAGE_READ and Perm.ENGAGE_MANAGE in p.permissions:
         perm = Perm.ENGAGE_MANAGE

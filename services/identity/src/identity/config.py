@@ -12,7 +12,8 @@ class IdentityConfig(ServiceSettings):
     database_name: ClassVar[str] = "identity"
 
     token_private_key: str = ""
-    session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # at most 24 h: revocations are kept 25 h (shared.revocations.MAX_AGE_SECONDS)
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=24 * 3600)
     operator_email: str = ""
     operator_password: str = ""
     max_failed_logins: int = Field(default=5, ge=1)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from shared.auth import Principal, TokenSigner
 from shared.contracts import identity as c
-from shared.contracts.common import Ok
+from shared.contracts.common import Empty, Ok
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.messaging.consumer import Delivery, Poison, Subscription
@@ -81,6 +81,15 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         return await h.change_password(cmd, uow(), who(p), deps)
 
     @rpc.endpoint(
+        s.AUTH_LOGOUT,
+        Empty,
+        Ok,
+        summary="End the session in the Authorization header, on every service.",
+    )
+    async def logout(cmd: Empty, p: Principal | None) -> Ok:
+        return await h.logout(uow(), who(p))
+
+    @rpc.endpoint(
         s.ACTIVATION_COMPLETE,
         c.CompleteActivation,
         c.User,
@@ -99,7 +108,7 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         summary="(internal) A session for a portal switch.",
     )
     async def mint(cmd: c.Mint, p: Principal | None) -> c.Session:
-        return await h.mint(cmd, who(p), deps)
+        return await h.mint(cmd, uow(), who(p), deps)
 
     @rpc.endpoint(s.USERS_ADD, c.AddUsers, c.UserList, summary="Add 1 to 25 users.")
     async def add(cmd: c.AddUsers, p: Principal | None) -> c.UserList:

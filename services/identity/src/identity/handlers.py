@@ -26,6 +26,7 @@ from shared.errors import (
 from shared.ids import new_id
 from shared.messaging.outbox import make_event
 from shared.messaging.rpc import loc_to_path
+from shared.revocations import revoke_session, revoke_user
 
 from identity import domain
 from identity.ports import (
@@ -817,6 +818,41 @@ async def list_extensions(cmd: c.ListExtensions, uow: UnitOfWork, p: Principal) 
 # --- users ------------------------------------------------------------------------
 
 
+_ADMIN_PERMS = frozenset(Perm.ALL) - {Perm.SELF}
+
+
+def _require_covers(p: Principal, target: frozenset[str], action: str) -> None:
+    """Least privilege on the target: nobody acts on a user holding permissions the
+    caller lacks (operators excepted)."""
+    if p.operator:
+        return
+    missing = sorted((target - {Perm.SELF}) - p.permissions)
+    if missing:
+        raise Forbidden(
+            f"That user holds permissions you lack; you may not {action} them.",
+            {"missing_permissions": missing},
+        )
+
+
+async def _full_role_ids(uow: UnitOfWork, account_id: str) -> list[str]:
+    custom = [_custom_role(r) for r in await uow.roles.for_account(account_id)]
+    return [r.id for r in (*domain.PREDEFINED_ROLES, *custom) if r.permissions >= _ADMIN_PERMS]
+
+
+async def _keep_one_full_admin(uow: UnitOfWork, account_id: str, user_id: str) -> None:
+    """The last enabled user holding every permission cannot lose them (``conflict``).
+    Called with the account row locked, so two admins cannot demote each other at once."""
+    others = await uow.users.count_enabled_with_roles(
+        account_id, await _full_role_ids(uow, account_id), user_id
+    )
+    if others == 0:
+        raise Conflict(
+            "This is the account's last enabled user holding every permission; "
+            "it cannot be disabled, demoted or removed.",
+            {"user_id": user_id, "rule": "last_full_admin"},
+        )
+
+
 def _may_see(p: Principal, account_id: str, user_id: str, perm: str) -> None:
     if p.account_id == account_id and p.user_id == user_id and not p.operator:
         return
@@ -868,15 +904,22 @@ async def update_user(cmd: c.UpdateUser, uow: UnitOfWork, p: Principal) -> c.Use
             errors.append(
                 field_error("fields.cost_center_id", "no such cost center in this account")
             )
+        target_perms = await _role_permissions(uow, row)
+        _require_covers(p, target_perms, "change")
+        new_perms = target_perms
         if f.role is not None:
             custom = [_custom_role(r) for r in await uow.roles.for_account(cmd.account_id)]
             role = _find_role(f.role, custom)
             if role is None:
                 errors.append(field_error("fields.role", "no such role"))
             elif not p.operator and not role.permissions <= p.permissions:
-                errors.append(field_error("fields.role", "grants permissions you do not hold"))
-            else:
+                raise Forbidden(
+                    "The role grants permissions you do not hold.",
+                    {"field": "fields.role", "role": role.name},
+                )
+            elif role.id != row["role_id"]:
                 values |= {"role_id": role.id, "role_name": role.name}
+                new_perms = role.permissions | {Perm.SELF}
         if f.status is not None and f.status != row["status"]:
             if row["status"] == "NotActivated":
                 errors.append(field_error("fields.status", "the user is not activated yet"))
@@ -884,6 +927,15 @@ async def update_user(cmd: c.UpdateUser, uow: UnitOfWork, p: Principal) -> c.Use
                 values["status"] = f.status
         if errors:
             raise ValidationFailed(errors=errors)
+        narrowed = "role_id" in values and not target_perms <= new_perms
+        disabled = values.get("status") == "Disabled"
+        if (
+            row["status"] == "Enabled"
+            and target_perms >= _ADMIN_PERMS
+            and (disabled or not new_perms >= _ADMIN_PERMS)
+        ):
+            await _account(uow, cmd.account_id, lock=True)
+            await _keep_one_full_admin(uow, cmd.account_id, cmd.user_id)
         for k in ("first_name", "last_name"):
             if given.get(k) is not None:
                 values[k] = given[k]
@@ -907,6 +959,9 @@ async def update_user(cmd: c.UpdateUser, uow: UnitOfWork, p: Principal) -> c.Use
         if "status" in values:
             await uow.extensions.update(new["extension_id"], status=values["status"])
         uow.add_event(_user_event(s.USER_UPDATED, new))
+        if disabled or narrowed:
+            # every session opened before this change ends (docs/security.md)
+            uow.add_event(revoke_user(SOURCE, new["id"], new["version"]))
         await uow.commit()
     return to_user(new)
 
@@ -920,6 +975,8 @@ async def set_emergency_location(
         row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
         if row is None:
             raise NotFound("No such user.", {"user_id": cmd.user_id})
+        if p.user_id != row["id"]:
+            _require_covers(p, await _role_permissions(uow, row), "change")
         profile = dict(row["profile"]) | {"emergency_location": cmd.location.model_dump()}
         new = await uow.users.update(
             cmd.user_id, {"profile": profile, "needs_emergency_location": False}
@@ -936,8 +993,9 @@ async def assign_credentials(
     p.require(Perm.USERS_MANAGE, cmd.account_id)
     async with uow:
         row = await uow.users.get(cmd.account_id, cmd.user_id)
-    if row is None:
-        raise NotFound("No such user.", {"user_id": cmd.user_id})
+        if row is None:
+            raise NotFound("No such user.", {"user_id": cmd.user_id})
+        _require_covers(p, await _role_permissions(uow, row), "set the credentials of")
     errors = [
         field_error("password", m)
         for m in domain.password_problems(
@@ -967,6 +1025,8 @@ async def assign_credentials(
         assert row is not None
         if row["status"] != "NotActivated":
             raise Conflict("The user is already activated.", {"status": row["status"]})
+        # the role may have changed while the hashes were computed
+        _require_covers(p, await _role_permissions(uow, row), "set the credentials of")
         new = await uow.users.update(
             cmd.user_id,
             {
@@ -997,7 +1057,8 @@ async def check_email(cmd: c.CheckEmail, uow: UnitOfWork, p: Principal) -> c.Ema
 def _session_for(
     row: dict[str, Any], perms: frozenset[str], signer: Signer, portal_id: str | None = None
 ) -> c.Session:
-    if row["must_change_password"]:
+    temporary = bool(row["must_change_password"])
+    if temporary:
         # a temporary password opens a session that can only change that password
         perms = frozenset({Perm.SELF})
     token, exp = signer.mint(
@@ -1006,6 +1067,8 @@ def _session_for(
         permissions=perms,
         email=row["email"],
         portal_id=portal_id,
+        user_version=row.get("version"),
+        password_change_only=temporary,
     )
     return c.Session(
         token=token,
@@ -1129,6 +1192,16 @@ async def change_password(cmd: c.ChangePassword, uow: UnitOfWork, p: Principal, 
             row["id"], {"password_hash": hashed, "must_change_password": False}
         )
         uow.add_event(_user_event(s.USER_UPDATED, new))
+        # every session of the user ends, this one too: sign in with the new password
+        uow.add_event(revoke_user(SOURCE, new["id"], new["version"]))
+        await uow.commit()
+    return Ok()
+
+
+async def logout(uow: UnitOfWork, p: Principal) -> Ok:
+    """The session in the header stops working on every service."""
+    async with uow:
+        uow.add_event(revoke_session(SOURCE, p.token_id))
         await uow.commit()
     return Ok()
 
@@ -1164,16 +1237,41 @@ async def complete_activation(cmd: c.CompleteActivation, uow: UnitOfWork, deps: 
     return to_user(new)
 
 
-async def mint(cmd: c.Mint, p: Principal, deps: Deps) -> c.Session:
+async def mint(cmd: c.Mint, uow: UnitOfWork, p: Principal, deps: Deps) -> c.Session:
     """Portal switch: the account service has checked portal ownership and the link;
-    the session is for the linked account, as its administrator."""
+    the session is for the linked account, as its administrator. Identity checks again,
+    on its own records, that the caller still exists, is enabled and still holds the
+    portal permission; a session opened through a portal cannot switch again."""
+    if p.portal_id is not None:
+        raise Forbidden(
+            "A session opened through a portal cannot switch again; "
+            "switch with your own account's session.",
+            {"reason": "switched_session"},
+        )
     if not p.operator and p.user_id != cmd.user_id:
         raise Forbidden("A session is minted only for the caller.")
+    version: int | None = None
+    if not p.operator:
+        assert p.account_id is not None
+        async with uow:
+            owner = await uow.users.get(p.account_id, p.user_id)
+            perms = await _role_permissions(uow, owner) if owner else frozenset()
+        if (
+            owner is None
+            or owner["status"] != "Enabled"
+            or owner["must_change_password"]
+            or Perm.PORTALS_MANAGE not in perms
+        ):
+            raise Forbidden(
+                "You may no longer administer portals.", {"permission": Perm.PORTALS_MANAGE}
+            )
+        version = owner["version"]
     row = {
         "id": cmd.user_id,
         "account_id": cmd.account_id,
         "email": p.email,
         "must_change_password": False,
         "needs_emergency_location": False,
+        "version": version,
     }
     return _session_for(row, domain.SUPER_ADMIN.permissions, deps.signer, cmd.portal_id)

@@ -312,6 +312,18 @@ class UserRepository:
         assert row is not None
         return dict(row._mapping)
 
+    async def count_enabled_with_roles(
+        self, account_id: str, role_ids: list[str], exclude_user_id: str
+    ) -> int:
+        """Enabled users of the account holding one of ``role_ids``, but one."""
+        q = sa.select(sa.func.count()).where(
+            users.c.account_id == account_id,
+            users.c.status == "Enabled",
+            users.c.role_id.in_(role_ids),
+            users.c.id != exclude_user_id,
+        )
+        return int((await self.session.execute(q)).scalar_one())
+
     async def set_invite(self, user_id: str, invite: dict[str, Any], at: str) -> None:
         """Keep the latest invite state (by event time) on the user."""
         await self.session.execute(
