@@ -252,7 +252,7 @@ async def test_poison_message_is_dead_lettered_and_replayable_by_an_operator(
         result = await system.call(
             "account.v1.dead_letters.replay", {"id": poisoned["id"]}, token=token
         )
-        assert result == {"id": poisoned["id"], "replayed": True}
+        assert result == {"id": poisoned["id"], "replayed": True, "error": None}
         assert rec.seen == [ev.id]
         # only operators may see dead letters
         admin = system.token_for("acc_whatever")

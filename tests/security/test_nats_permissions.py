@@ -282,7 +282,7 @@ async def test_every_service_watches_revocations_and_writes_only_its_own_keys(
     b = natsconf.REVOCATIONS_BUCKET
     identity = await conn("identity")
     assert identity.nc is not None
-    kv = await identity.nc.jetstream().create_key_value(bucket=b)
+    kv = await identity.nc.jetstream().key_value(b)  # the services made it
     user_key, account_key = f"user.{uid('usr')}", f"account.{uid('acc')}"
     await kv.put(user_key, b"1")
     await identity.publish_refused(f"$KV.{b}.{account_key}")

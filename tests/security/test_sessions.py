@@ -191,12 +191,14 @@ async def test_a_switched_session_cannot_switch_again(system: System) -> None:
         token=token,
     )
     assert await _switch(system, portal, linked["id"], switched["token"]) == "forbidden"
-    # nor by calling identity's mint directly with it
+    # nor by calling identity's mint directly with it (NATS lets only the account
+    # service publish there: this is what a compromised account service could try)
     reply = await system.raw(
         "identity.v1.auth.mint",
         {"account_id": linked["id"], "user_id": switched["user_id"], "portal_id": portal["id"]},
         token=switched["token"],
         headers={"X-Internal-Key": system.internal_key},
+        via=system.harness_nc,
     )
     assert reply.error_code == "forbidden"
 
