@@ -33,6 +33,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
+from shared.observability import HttpEndpoint, Metrics, instrument_service
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,10 @@ class Service:
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.started = False  # health says "starting" until every start-up hook has run
 
+        self.metrics = Metrics(name, settings.version)  # shared.observability
+        self.http: HttpEndpoint | None = None
+        self.health_subject = health_subject
+        rpc.metrics = self.metrics
         self.verifier = TokenVerifier(settings.token_public_key)
         self.broker = NatsBroker(
             settings.nats_url,
@@ -169,6 +174,7 @@ class Service:
         )
         self.pg = await make_raw_pool(url)
         self.rpc.mount(self.verifier, self.queue, self.settings.internal_key)
+        await instrument_service(self)
 
     async def _after_startup(self) -> None:
         js = self.js
@@ -179,10 +185,14 @@ class Service:
         self._spawn(self.relay.run, "outbox-relay")
         for sub in self.subscriptions:
             runner = ConsumerRunner(sub, js, self.sessions, self.uow)
+            runner.metrics = self.metrics
             self.runners[sub.name] = runner
             self._spawn(runner.run, f"consumer:{sub.name}")
         for fn in self.background:
             self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
+        if self.http is not None:
+            interval = self.settings.metrics_refresh_seconds
+            self._spawn(lambda: self.metrics.refresh_forever(interval), "metrics-refresh")
         for hook in self.on_started:
             await hook()
         await self.rpc.start(self.broker.connection)
@@ -212,6 +222,9 @@ class Service:
         """Stop taking requests, stop background work, close the databases. Every step
         is bounded: a stop never hangs on one stuck task or connection."""
         self.started = False
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         await self._bounded(self.rpc.stop(), "requests in flight")
         for runner in self.runners.values():
             runner.stop()

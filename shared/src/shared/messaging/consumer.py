@@ -35,6 +35,7 @@ from shared.db import UnitOfWork
 from shared.logs import correlation_id
 from shared.messaging.inbox import claim
 from shared.messaging.tables import dead_letters
+from shared.observability import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class ConsumerRunner:
         self._uow = uow_factory
         self.ready = asyncio.Event()
         self.stopped = False
+        self.metrics: Metrics | None = None  # set by the Service (shared.observability)
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave the loop."""
@@ -202,6 +204,8 @@ class ConsumerRunner:
                 await self._dead_letter(m, None, d)
             else:
                 good.append((m, d))
+                if d.num_delivered > 1 and self.metrics is not None:
+                    self.metrics.redeliveries.labels(self.sub.name).inc()
         if not good:
             return
         if len(good) > 1:
@@ -273,6 +277,8 @@ class ConsumerRunner:
         log.error(
             "dead-lettered: %s", error, extra={"consumer": self.sub.name, "subject": m.subject}
         )
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(self.sub.name).inc()
         with contextlib.suppress(Exception):
             await m.term()
 

@@ -30,6 +30,7 @@ from shared.auth import Principal, TokenVerifier
 from shared.db import is_connection_lost
 from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
 from shared.logs import correlation_id
+from shared.observability import Metrics, observe_reply
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class RpcRouter:
         self.queue = service
         self._subs: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.metrics: Metrics | None = None  # set by the Service (shared.observability)
 
     def endpoint(
         self,
@@ -182,6 +184,27 @@ class RpcRouter:
             await self._nc.publish(msg.reply, body, headers=response.headers)
 
     async def dispatch(
+        self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
+    ) -> NatsResponse:
+        """Answer one request; the reply echoes its ``X-Correlation-Id`` (one is made
+        when the request has none), and it is counted, timed and audited
+        (shared.observability)."""
+        started = time.perf_counter()
+        headers = dict(headers or {})
+        headers.setdefault("X-Correlation-Id", uuid.uuid4().hex)
+        response = await self._dispatch(ep, data, headers)
+        reply_headers = dict(response.headers or {})
+        reply_headers["X-Correlation-Id"] = headers["X-Correlation-Id"]
+        response.headers = reply_headers
+        body = response.body if isinstance(response.body, bytes) else b""
+        cid = correlation_id.set(headers["X-Correlation-Id"])
+        try:
+            observe_reply(self.metrics, ep.subject, data, headers, reply_headers, body, started)
+        finally:
+            correlation_id.reset(cid)
+        return response
+
+    async def _dispatch(
         self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
     ) -> NatsResponse:
         headers = headers or {}

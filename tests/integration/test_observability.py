@@ -1,0 +1,207 @@
+"""Observability: /metrics, /healthz and /readyz over HTTP for every service, requests
+counted by subject and outcome, the correlation id echoed, INFO audit lines without
+secrets (docs/observability.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from devstack.ports import free_port
+from prometheus_client.parser import text_string_to_metric_families
+from shared.service import Service
+
+from tests.integration.identity.conftest import entry, ready_account
+from tests.support.system import System, email, eventually, uid
+
+SERVICES = {
+    "account": "account.v1.health",
+    "identity": "identity.v1.health",
+    "invite-scheduler": "invites.v1.health",
+    "engage-import": "engage.v1.health",
+}
+
+
+@pytest.fixture(scope="module")
+async def served(system: System) -> AsyncIterator[dict[str, Service]]:
+    """One more instance of each service, with its HTTP endpoint on (metrics_port)."""
+    started: dict[str, Service] = {}
+    try:
+        for name in SERVICES:
+            started[name] = await system.start(name, metrics_port=free_port())
+        yield started
+    finally:
+        for svc in started.values():
+            await asyncio.wait_for(svc.app.stop(), 45)
+
+
+def _get_sync(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return int(r.status), r.read().decode()
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read().decode()
+
+
+async def get(svc: Service, path: str) -> tuple[int, str]:
+    assert svc.http is not None, "the HTTP endpoint is off"
+    return await asyncio.to_thread(_get_sync, f"http://127.0.0.1:{svc.http.port}{path}")
+
+
+async def samples(svc: Service, name: str) -> list[tuple[dict[str, str], float]]:
+    status, text = await get(svc, "/metrics")
+    assert status == 200
+    out = []
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name:
+                out.append((dict(s.labels), float(s.value)))
+    return out
+
+
+async def test_every_service_answers_metrics_healthz_and_readyz(
+    served: dict[str, Service],
+) -> None:
+    for name, svc in served.items():
+        status, body = await get(svc, "/healthz")
+        assert status == 200, (name, body)
+        status, body = await get(svc, "/readyz")
+        assert status == 200, (name, body)
+        report = json.loads(body)
+        assert report["service"] == name and report["status"] == "ok"
+        assert report["database"] == "ok" and report["broker"] == "ok"
+        status, text = await get(svc, "/metrics")
+        assert status == 200
+        for metric in (
+            "provisioning_service_info",
+            "provisioning_outbox_backlog",
+            "provisioning_request_duration_seconds",
+        ):
+            assert metric in text, (name, metric)
+        assert (await get(svc, "/nothing"))[0] == 404
+    invites = (await get(served["invite-scheduler"], "/metrics"))[1]
+    assert "provisioning_emails_sent_total" in invites
+    assert "provisioning_scheduler_lag_seconds" in invites
+    assert "provisioning_import_jobs" in (await get(served["engage-import"], "/metrics"))[1]
+
+
+async def test_readyz_answers_503_while_the_service_is_not_ready(
+    system: System, served: dict[str, Service]
+) -> None:
+    svc = served["account"]
+    svc.started = False  # what health reports while the service starts or stops
+    try:
+        status, body = await get(svc, "/readyz")
+        assert status == 503 and json.loads(body)["status"] == "starting"
+        assert (await get(svc, "/healthz"))[0] == 200
+    finally:
+        svc.started = True
+
+
+async def test_a_request_is_counted_by_subject_and_outcome(
+    system: System, served: dict[str, Service]
+) -> None:
+    svc = served["identity"]
+    subject = "identity.v1.users.get"
+
+    async def counted() -> float:
+        values = [
+            v
+            for labels, v in await samples(svc, "provisioning_requests_total")
+            if labels == {"subject": subject, "outcome": "validation_failed"}
+        ]
+        return values[0] if values else 0.0
+
+    before = await counted()
+    token = system.token_for(uid("acc_"))
+    # two instances share the queue group: ask until this one has answered one
+    for _ in range(60):
+        reply = await system.raw(subject, {"unknown_field": 1}, token=token)
+        assert reply.error_code == "validation_failed"
+        if await counted() > before:
+            break
+    assert await counted() >= before + 1
+    latency = [
+        v
+        for labels, v in await samples(svc, "provisioning_request_duration_seconds_count")
+        if labels.get("subject") == subject
+    ]
+    assert latency and latency[0] >= 1
+
+
+async def test_the_correlation_id_is_echoed_in_the_reply(system: System) -> None:
+    cid = uid("cid-")
+    reply = await system.raw("account.v1.health", {}, headers={"X-Correlation-Id": cid})
+    assert reply.headers.get("X-Correlation-Id") == cid
+    bad = await system.raw(
+        "account.v1.accounts.get", b"not json", headers={"X-Correlation-Id": cid}
+    )
+    assert bad.error_code and bad.headers.get("X-Correlation-Id") == cid
+    made = await system.raw("account.v1.health", {})
+    assert made.headers.get("X-Correlation-Id")
+
+
+def _audit(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "audit"]
+
+
+async def test_sign_ins_user_changes_and_invites_leave_info_audit_lines_without_secrets(
+    system: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="audit")
+    acc = await ready_account(system)
+    token = await system.operator_token()
+    mail = email("audited")
+    password = "plum-orchard-93"
+    cid = uid("cid-")
+    added = await system.raw(
+        "identity.v1.users.add",
+        {
+            "account_id": acc["id"],
+            "users": [entry(mail, setup={"option": "send_invite"})],
+        },
+        token=token,
+        headers={"X-Correlation-Id": cid},
+    )
+    user_id = added.body["users"][0]["id"]
+    failed = await system.raw(
+        "identity.v1.auth.login",
+        {"email": mail, "password": password},
+        headers={"X-Correlation-Id": cid + "-login"},
+    )
+    assert failed.error_code == "unauthenticated"
+    ok = await system.raw(
+        "identity.v1.auth.login",
+        {"email": system.operator_email, "password": system.operator_password},
+    )
+    session_token = ok.body["token"]
+    await eventually(lambda: system.mail.messages_to(mail), timeout=20)
+    lines = await eventually(
+        lambda: (
+            _audit(caplog)
+            if any("invite email sent" in m and user_id in m for m in _audit(caplog))
+            else None
+        ),
+        timeout=20,
+    )
+    text = "\n".join(lines)
+    added_line = next(m for m in lines if m.startswith("audit users added succeeded"))
+    assert user_id in added_line and f"correlation_id={cid}" in added_line
+    assert "setup=send_invite" in added_line
+    failed_line = next(m for m in lines if f"correlation_id={cid}-login" in m)
+    assert failed_line.startswith("audit sign-in failed:unauthenticated")
+    assert mail not in failed_line and f"{mail[0]}***@" in failed_line
+    assert any(m.startswith("audit sign-in succeeded") for m in lines)
+    assert password not in text and system.operator_password not in text
+    assert session_token not in text and token not in text
+    assert mail not in text
+    records = [r for r in caplog.records if r.name == "audit"]
+    assert all(r.levelno == logging.INFO for r in records)
+    structured: Any = records[0].__dict__["audit"]
+    assert {"action", "outcome"} <= set(structured)
