@@ -1,6 +1,7 @@
 """Observability: /metrics, /healthz and /readyz over HTTP for every service, requests
 counted by subject and outcome, the correlation id echoed, INFO audit lines without
-secrets (docs/observability.md)."""
+secrets, one trace from a request through its events to the SMTP send
+(docs/observability.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import nats.errors
 import pytest
 from devstack.ports import free_port
+from nats.js.api import DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
+from shared.observability import mask_email
 from shared.service import Service
 
 from tests.integration.identity.conftest import entry, ready_account
@@ -181,11 +190,12 @@ async def test_sign_ins_user_changes_and_invites_leave_info_audit_lines_without_
         {"email": system.operator_email, "password": system.operator_password},
     )
     session_token = ok.body["token"]
+    masked = mask_email(mail)
     await eventually(lambda: system.mail.messages_to(mail), timeout=20)
     lines = await eventually(
         lambda: (
             _audit(caplog)
-            if any("invite email sent" in m and user_id in m for m in _audit(caplog))
+            if any("invite email sent" in m and masked in m for m in _audit(caplog))
             else None
         ),
         timeout=20,
@@ -205,3 +215,112 @@ async def test_sign_ins_user_changes_and_invites_leave_info_audit_lines_without_
     assert all(r.levelno == logging.INFO for r in records)
     structured: Any = records[0].__dict__["audit"]
     assert {"action", "outcome"} <= set(structured)
+
+
+class _Spans(InMemorySpanExporter):
+    """Keeps finished spans while this module runs; drops them afterwards (a tracer
+    provider, once installed, stays for the whole process)."""
+
+    active = True
+
+    def export(self, spans: Any) -> SpanExportResult:
+        if not self.active:
+            return SpanExportResult.SUCCESS
+        return super().export(spans)
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[_Spans]:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = _Spans()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        exporter.active = False
+        exporter.clear()
+
+
+async def test_one_users_add_with_send_invite_is_one_trace_to_the_smtp_send(
+    system: System, spans: _Spans
+) -> None:
+    acc = await ready_account(system)
+    token = await system.operator_token()
+    mail = email("traced")
+    added = await system.raw(
+        "identity.v1.users.add",
+        {"account_id": acc["id"], "users": [entry(mail, setup={"option": "send_invite"})]},
+        token=token,
+    )
+    assert added.error_code is None, added.body
+    await eventually(lambda: system.mail.messages_to(mail), timeout=20)
+
+    def the_trace() -> set[tuple[str, str, SpanKind]] | None:
+        finished = spans.get_finished_spans()
+        roots = [
+            s for s in finished if s.name == "identity.v1.users.add" and s.kind == SpanKind.SERVER
+        ]
+        if not roots:
+            return None
+        root = roots[-1]
+        assert root.context is not None and root.parent is None
+        seen = {
+            (str((s.attributes or {}).get("provisioning.service")), s.name, s.kind)
+            for s in finished
+            if s.context is not None and s.context.trace_id == root.context.trace_id
+        }
+        return seen if ("invite-scheduler", "smtp send", SpanKind.CLIENT) in seen else None
+
+    seen = await eventually(the_trace, timeout=20)
+    assert ("identity", "identity.v1.users.add", SpanKind.SERVER) in seen
+    assert (
+        "invites",
+        "events.identity.user.invite_requested process",
+        SpanKind.CONSUMER,
+    ) in seen, seen
+    assert ("invite-scheduler", "smtp send", SpanKind.CLIENT) in seen
+
+
+async def test_the_request_traceparent_is_the_parent_and_events_carry_it(
+    system: System, spans: _Spans
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    reply = await system.raw(
+        "account.v1.accounts.create",
+        {"name": f"Traced {uid()}", "country": "US", "plan": "ultra"},
+        token=await system.operator_token(),
+        headers={"traceparent": parent},
+    )
+    assert reply.error_code is None, reply.body
+    span = next(
+        s for s in reversed(spans.get_finished_spans()) if s.name == "account.v1.accounts.create"
+    )
+    assert span.context is not None and f"{span.context.trace_id:032x}" == trace_id
+    assert span.parent is not None and f"{span.parent.span_id:016x}" == "00f067aa0ba902b7"
+    # the account.created event: the traceparent in the CloudEvent and in the header
+    js = system.harness_nc.jetstream()
+    sub = await js.subscribe(
+        "events.account.account.created", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    try:
+
+        async def found() -> Any:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    return None
+                ev = json.loads(msg.data)
+                if (ev.get("data") or {}).get("account_id") == reply.body["id"]:
+                    return msg
+
+        msg = await eventually(found, timeout=20)
+    finally:
+        await sub.unsubscribe()
+    ev = json.loads(msg.data)
+    assert ev["traceparent"].split("-")[1] == trace_id
+    assert (msg.headers or {})["traceparent"] == ev["traceparent"]

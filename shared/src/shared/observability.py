@@ -162,8 +162,8 @@ def observe_reply(
     reply_headers: dict[str, str],
     reply_body: bytes,
     started: float,
-) -> None:
-    """After one request: count it, time it, write its audit line."""
+) -> str:
+    """After one request: count it, time it, write its audit line; its outcome."""
     outcome = outcome_of(reply_headers, reply_body)
     if metrics is not None:
         metrics.observe_request(subject, outcome, time.perf_counter() - started)
@@ -172,6 +172,7 @@ def observe_reply(
             audit_request(subject, outcome, data, request_headers, reply_body)
         except Exception:  # an audit line never breaks a reply
             log.exception("audit line for %s failed", subject)
+    return outcome
 
 
 # --- audit ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
 from shared.observability import HttpEndpoint, Metrics, instrument_service
 from shared.settings import ServiceSettings
+from shared.tracing import configure as configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -335,4 +336,5 @@ def run_app(create_app: Callable[[], FastStream]) -> None:
     configure_logging(
         getattr(settings, "service_name", "service"), getattr(settings, "log_level", "INFO")
     )
+    configure_tracing(getattr(settings, "service_name", "service"))
     asyncio.run(app.run())

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from shared.ids import new_id
-from shared.observability import audit, mask_email
 
 from invite_scheduler import domain as d
 from invite_scheduler import handlers as h
@@ -144,9 +143,6 @@ class Dispatcher:
             )
             return h.Outcome(c.invite_id, c.attempts, error=exc)
         self.sent_count += 1
-        audit(
-            "invite email sent", invite_id=c.invite_id, user_id=c.user_id, email=mask_email(c.email)
-        )
         return h.Outcome(c.invite_id, c.attempts, token_hash=d.hash_token(token))
 
 

@@ -36,6 +36,7 @@ from shared.logs import correlation_id
 from shared.messaging.inbox import claim
 from shared.messaging.tables import dead_letters
 from shared.observability import Metrics
+from shared.tracing import consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ class Subscription:
         for d in deliveries:
             token = correlation_id.set(d.data.get("correlationid") or d.message_id)
             try:
-                await self.handler(d, uow)
+                with consumer_span(self.name, d.subject, d.data, d.headers):
+                    await self.handler(d, uow)
             finally:
                 correlation_id.reset(token)
 

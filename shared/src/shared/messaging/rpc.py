@@ -31,6 +31,7 @@ from shared.db import is_connection_lost
 from shared.errors import AppError, Forbidden, Internal, ValidationFailed, field_error
 from shared.logs import correlation_id
 from shared.observability import Metrics, observe_reply
+from shared.tracing import server_span, set_outcome
 
 log = logging.getLogger(__name__)
 
@@ -188,20 +189,24 @@ class RpcRouter:
     ) -> NatsResponse:
         """Answer one request; the reply echoes its ``X-Correlation-Id`` (one is made
         when the request has none), and it is counted, timed and audited
-        (shared.observability)."""
+        (shared.observability) and traced (shared.tracing)."""
         started = time.perf_counter()
         headers = dict(headers or {})
         headers.setdefault("X-Correlation-Id", uuid.uuid4().hex)
-        response = await self._dispatch(ep, data, headers)
-        reply_headers = dict(response.headers or {})
-        reply_headers["X-Correlation-Id"] = headers["X-Correlation-Id"]
-        response.headers = reply_headers
-        body = response.body if isinstance(response.body, bytes) else b""
-        cid = correlation_id.set(headers["X-Correlation-Id"])
-        try:
-            observe_reply(self.metrics, ep.subject, data, headers, reply_headers, body, started)
-        finally:
-            correlation_id.reset(cid)
+        with server_span(self.service, ep.subject, headers) as span:
+            response = await self._dispatch(ep, data, headers)
+            reply_headers = dict(response.headers or {})
+            reply_headers["X-Correlation-Id"] = headers["X-Correlation-Id"]
+            response.headers = reply_headers
+            body = response.body if isinstance(response.body, bytes) else b""
+            cid = correlation_id.set(headers["X-Correlation-Id"])
+            try:
+                outcome = observe_reply(
+                    self.metrics, ep.subject, data, headers, reply_headers, body, started
+                )
+            finally:
+                correlation_id.reset(cid)
+            set_outcome(span, outcome)
         return response
 
     async def _dispatch(
