@@ -174,3 +174,19 @@ def test_the_image_is_multi_stage_non_root_without_build_tools() -> None:
     assert "COPY --from=busybox /bin/busybox /usr/local/bin/busybox" in final
     user = re.findall(r"^USER (\S+)$", final, re.M)
     assert user and user[-1] not in ("root", "0")
+
+
+def test_the_grafana_dashboard_uses_only_documented_metrics() -> None:
+    import json
+
+    dashboard = json.loads((ROOT / "deploy/grafana-dashboard.json").read_text())
+    documented = set(
+        re.findall(r"`(provisioning_\w+)`", (ROOT / "docs/observability.md").read_text())
+    )
+    used: set[str] = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used |= set(re.findall(r"provisioning_\w+", target["expr"]))
+    suffixes = ("_bucket", "_sum", "_count")
+    names = {next((u.removesuffix(s) for s in suffixes if u.endswith(s)), u) for u in used}
+    assert names and names <= documented, names - documented
