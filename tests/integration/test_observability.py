@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.observability import mask_email
 from shared.service import Service
 
+from shared import tracing
 from tests.integration.identity.conftest import entry, ready_account
 from tests.support.system import System, email, eventually, uid
 
@@ -237,6 +238,7 @@ def spans() -> Iterator[_Spans]:
         trace.set_tracer_provider(provider)
     exporter = _Spans()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.refresh()
     try:
         yield exporter
     finally:

@@ -107,10 +107,18 @@ class Metrics:
             registry=r,
         )
         self.refreshers: list[Refresher] = []
+        self._counted: dict[tuple[str, str], Any] = {}  # label children, looked up once
+        self._timed: dict[str, Any] = {}
 
     def observe_request(self, subject: str, outcome: str, seconds: float) -> None:
-        self.requests.labels(subject, outcome).inc()
-        self.latency.labels(subject).observe(seconds)
+        counter = self._counted.get((subject, outcome))
+        if counter is None:
+            counter = self._counted[(subject, outcome)] = self.requests.labels(subject, outcome)
+        timer = self._timed.get(subject)
+        if timer is None:
+            timer = self._timed[subject] = self.latency.labels(subject)
+        counter.inc()
+        timer.observe(seconds)
 
     def function(self, name: str, doc: str, fn: Callable[[], float], kind: str = "gauge") -> None:
         """A counter or gauge read from ``fn`` at each scrape."""

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -35,9 +36,29 @@ _TRACEPARENT = re.compile(
 )
 
 
+_on = False
+_checked = -1.0
+
+
 def enabled() -> bool:
-    """True once an SDK tracer provider is installed (else tracing costs nothing)."""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    """True once an SDK tracer provider is installed (else tracing costs nothing).
+    A provider cannot be removed once set; while there is none, this looks again at
+    most once a second (:func:`refresh` at once)."""
+    global _checked
+    if _on:
+        return True
+    now = time.monotonic()
+    if now - _checked >= 1.0:
+        _checked = now
+        refresh()
+    return _on
+
+
+def refresh() -> bool:
+    """Look now whether a tracer provider has been installed (after installing one)."""
+    global _on
+    _on = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    return _on
 
 
 def configure(service: str) -> bool:
@@ -57,6 +78,7 @@ def configure(service: str) -> bool:
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    refresh()
     log.info("traces exported over OTLP as %s", name)
     return True
 
@@ -71,12 +93,20 @@ def _finish(span: Span, outcome: str) -> None:
         span.set_status(Status(StatusCode.ERROR, outcome))
 
 
-@contextlib.contextmanager
-def server_span(service: str, subject: str, headers: Mapping[str, str]) -> Iterator[Span | None]:
+_OFF: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def server_span(
+    service: str, subject: str, headers: Mapping[str, str]
+) -> contextlib.AbstractContextManager[Span | None]:
     """The span of one request (its parent: the request's ``traceparent``)."""
     if not enabled():
-        yield None
-        return
+        return _OFF
+    return _server_span(service, subject, headers)
+
+
+@contextlib.contextmanager
+def _server_span(service: str, subject: str, headers: Mapping[str, str]) -> Iterator[Span]:
     parent = propagate.extract(dict(headers))
     with _tracer().start_as_current_span(
         subject,
@@ -96,14 +126,19 @@ def set_outcome(span: Span | None, outcome: str) -> None:
         _finish(span, outcome)
 
 
-@contextlib.contextmanager
 def consumer_span(
     consumer: str, subject: str, data: Mapping[str, Any], headers: Mapping[str, str]
-) -> Iterator[Span | None]:
+) -> contextlib.AbstractContextManager[Span | None]:
     """The span of handling one event (its parent: the event's ``traceparent``)."""
     if not enabled():
-        yield None
-        return
+        return _OFF
+    return _consumer_span(consumer, subject, data, headers)
+
+
+@contextlib.contextmanager
+def _consumer_span(
+    consumer: str, subject: str, data: Mapping[str, Any], headers: Mapping[str, str]
+) -> Iterator[Span]:
     carrier = dict(headers)
     if "traceparent" not in carrier and isinstance(data.get("traceparent"), str):
         carrier["traceparent"] = data["traceparent"]
