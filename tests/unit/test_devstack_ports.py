@@ -70,3 +70,11 @@ def test_the_banner_repeats_the_warning_and_shows_the_first_commands(tmp_path: P
     assert "http://127.0.0.1:9251/metrics" in text
     assert "uv run" not in text
     assert "Ctrl-C stops everything" in text
+
+
+def test_the_docs_show_no_command_that_needs_uv_on_the_path() -> None:
+    # uv may be only in .tools/bin (the Makefile installs it there): the README and the
+    # docs show .venv/bin/... or make targets instead of `uv run ...`
+    root = Path(__file__).resolve().parents[2]
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert "uv run" not in doc.read_text(), doc.name
