@@ -65,8 +65,10 @@ def test_the_banner_repeats_the_warning_and_shows_the_first_commands(tmp_path: P
     stack.metrics_ports = {"account": 9251}
     text = banner(stack, 1.0, "mail")
     assert "port 4250 is taken -> using 40001" in text
-    assert ".venv/bin/provisioning login --operator" in text
-    assert ".venv/bin/provisioning status" in text
+    # the stack is not in ./.devstack: the commands name its env file
+    assert f"bin/provisioning --env-file {tmp_path / 'env'} login --operator" in text
+    assert f"bin/provisioning --env-file {tmp_path / 'env'} status" in text
+    assert f"-m devstack req identity.v1.health --dir {tmp_path}" in text
     assert "http://127.0.0.1:9251/metrics" in text
     assert "uv run" not in text
     assert "Ctrl-C stops everything" in text
@@ -78,3 +80,22 @@ def test_the_docs_show_no_command_that_needs_uv_on_the_path() -> None:
     root = Path(__file__).resolve().parents[2]
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         assert "uv run" not in doc.read_text(), doc.name
+
+
+def test_in_the_default_directory_the_commands_are_the_plain_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    stack = Stack(tmp_path / ".devstack")
+    stack.env = {
+        "NATS_URL": "nats://127.0.0.1:4250",
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5440/postgres",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "2525",
+        "OPERATOR_EMAIL": "operator@example.com",
+        "OPERATOR_PASSWORD": "pw",
+    }
+    text = banner(stack, 1.0, "mail")
+    assert "bin/provisioning login --operator\n" in text
+    assert "bin/provisioning status\n" in text
+    assert "WARNING" not in text

@@ -32,6 +32,12 @@ def banner(stack: Stack, took: float, maildir: str) -> str:
         for name, port in stack.metrics_ports.items()
     )
     warning = moved_warning(stack.moved, str(stack.env_file))
+    cli = str(Path(py).parent / "provisioning")
+    req_dir = ""
+    if stack.env_file.resolve() != (Path.cwd() / ".devstack" / "env").resolve():
+        # not where the CLI and `devstack req` look by default
+        cli += f" --env-file {stack.env_file}"
+        req_dir = f" --dir {stack.root}"
     return f"""
 The provisioning stack is up ({took:.1f}s).
 
@@ -48,12 +54,12 @@ The provisioning stack is up ({took:.1f}s).
               NATS_INBOX_PREFIX, INGEST_NATS_*, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 {external}
 First commands (in another terminal, in this directory; the CLI reads {stack.env_file}):
-  .venv/bin/provisioning login --operator
-  .venv/bin/provisioning status
-  .venv/bin/provisioning accounts create "Acme Corp" --country US --plan ultra
+  {cli} login --operator
+  {cli} status
+  {cli} accounts create "Acme Corp" --country US --plan ultra
 
 One raw request (no CLI):
-  {py} -m devstack req identity.v1.health
+  {py} -m devstack req identity.v1.health{req_dir}
 {warning + chr(10) if warning else ""}
 Ctrl-C stops everything (so does SIGTERM)."""
 
