@@ -326,3 +326,33 @@ async def test_the_request_traceparent_is_the_parent_and_events_carry_it(
     ev = json.loads(msg.data)
     assert ev["traceparent"].split("-")[1] == trace_id
     assert (msg.headers or {})["traceparent"] == ev["traceparent"]
+
+
+async def test_redeliveries_and_dead_letters_are_counted_per_consumer(system: System) -> None:
+    from shared.contracts.events import CloudEvent
+    from shared.observability import Metrics, iter_samples
+
+    from tests.integration.test_messaging import Recorder, publish, start_runner
+
+    svc = system.services["account"]
+    subject = f"events.account.obs{uid()}.happened"
+    rec = Recorder()
+    rec.fail_times = 1
+    runner, task = await start_runner(system, svc, subject, rec)
+    runner.metrics = metrics = Metrics("account")
+    name = runner.sub.name
+    try:
+        ev = CloudEvent(source="test", type="t", data={"x": 1})
+        await publish(svc, subject, ev)  # fails once, then succeeds on its redelivery
+        await svc.js.publish(subject, b"not json", headers={"Nats-Msg-Id": uid("bad-")})
+
+        def counted(metric: str) -> float:
+            return sum(
+                v for labels, v in iter_samples(metrics, metric) if labels == {"consumer": name}
+            )
+
+        await eventually(lambda: rec.seen == [ev.id], timeout=15)
+        await eventually(lambda: counted("provisioning_dead_letters_total") == 1, timeout=15)
+        assert counted("provisioning_consumer_redeliveries_total") == 1
+    finally:
+        task.cancel()
