@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
@@ -192,8 +193,20 @@ def mask_email(email: object) -> str:
     if not isinstance(email, str) or "@" not in email:
         return "-"
     local, _, domain = email.strip().lower().rpartition("@")
+    if not _DOMAIN.fullmatch(domain):
+        domain = "(invalid)"
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:8]
     return f"{local[:1]}***@{domain}#{digest}"
+
+
+_DOMAIN = re.compile(r"[a-z0-9.-]{1,253}")
+_UNSAFE = re.compile(r"[^\w.@#*,:+-]")
+
+
+def _clean(value: object) -> str:
+    """A field value as written in an audit line: no spaces or control characters
+    (a request's own text cannot forge a line or a field), at most 1000 characters."""
+    return _UNSAFE.sub("?", str(value))[:1000]
 
 
 def _actor(headers: dict[str, str]) -> str:
@@ -300,7 +313,8 @@ AUDITED: dict[str, AuditFn] = {
 def audit(action: str, outcome: str = "ok", **fields: object) -> None:
     """One INFO audit line: ``audit <action> <outcome> k=v ...`` (the correlation id is
     added by the JSON formatter, and written here too for plain-text handlers)."""
-    parts = [f"{k}={v}" for k, v in fields.items() if v is not None]
+    fields = {k: _clean(v) for k, v in fields.items() if v is not None}
+    parts = [f"{k}={v}" for k, v in fields.items()]
     cid = correlation_id.get()
     if cid:
         parts.append(f"correlation_id={cid}")
