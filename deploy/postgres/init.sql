@@ -1,8 +1,10 @@
 -- One database per service, each with its own role that can reach only its own database.
-CREATE ROLE account LOGIN PASSWORD 'account';
-CREATE ROLE identity LOGIN PASSWORD 'identity';
-CREATE ROLE invite_scheduler LOGIN PASSWORD 'invite_scheduler';
-CREATE ROLE engage_import LOGIN PASSWORD 'engage_import';
+-- No password here: 02-passwords.sh sets each role's password from the keys
+-- container's generated postgres/roles.sql (python -m shared.keys).
+CREATE ROLE account LOGIN;
+CREATE ROLE identity LOGIN;
+CREATE ROLE invite_scheduler LOGIN;
+CREATE ROLE engage_import LOGIN;
 
 CREATE DATABASE account OWNER account;
 CREATE DATABASE identity OWNER identity;

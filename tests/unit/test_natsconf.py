@@ -13,7 +13,7 @@ from shared.asyncapi import SERVICES as BUILDS
 from shared.auth import generate_keypair
 from shared.service import Service
 
-from shared import natsconf
+from shared import keys, natsconf
 
 
 def services() -> dict[str, Service]:
@@ -87,13 +87,19 @@ def test_compose_secrets_are_private_and_the_signing_key_only_identitys(tmp_path
     subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
     subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
     files = [p for p in [*state.rglob("*"), *out.rglob("*")] if p.is_file()]
-    assert len(files) == 7  # secrets.json, client.env, nats.conf, four service.env
+    # secrets.json, client.env, nats.conf, four service.env, the postgres superuser
+    # password and the service roles' passwords
+    assert len(files) == 9
     for f in files:
         assert f.stat().st_mode & 0o077 == 0, f
     for user in natsconf.SERVICES:
         text = (out / user / "service.env").read_text()
         assert ("TOKEN_PRIVATE_KEY" in text) == (user == "identity"), user
         assert f"export NATS_USER='{user}'" in text
+        prefix, db = keys.DATABASES[user]
+        url = next(line for line in text.splitlines() if f"{prefix}DATABASE_URL=" in line)
+        assert f"postgresql://{db}:" in url and f":{db}@" not in url  # a generated password
+        assert url.split(":")[2].split("@")[0] in (out / "postgres" / "roles.sql").read_text()
     assert "TOKEN_PRIVATE_KEY" not in (state / "client.env").read_text()
     exe = Path(sys.executable).parent / "nats-server"
     r = subprocess.run(

@@ -119,6 +119,16 @@ SECURITY_SCHEMES = {
 }
 
 
+CORRELATION_REPLY = {
+    "type": "string",
+    "description": "The request's X-Correlation-Id, or the one the service made for it.",
+}
+TRACEPARENT = {
+    "type": "string",
+    "description": "W3C Trace Context (docs/observability.md); optional.",
+}
+
+
 def build() -> dict[str, Any]:
     priv, pub = generate_keypair()
     channels: dict[str, Any] = {}
@@ -137,6 +147,7 @@ def build() -> dict[str, Any]:
                     "description": "HTTP-like status of the code (400, 401, 403, ...).",
                 },
                 "Nats-Service-Error": {"type": "string"},
+                "X-Correlation-Id": CORRELATION_REPLY,
             },
         },
     }
@@ -151,6 +162,7 @@ def build() -> dict[str, Any]:
             req_name = f"{k}_request"
             request_headers: dict[str, Any] = {
                 "X-Correlation-Id": {"type": "string"},
+                "traceparent": TRACEPARENT,
             }
             if not ep.public:
                 request_headers["Authorization"] = {
@@ -174,6 +186,10 @@ def build() -> dict[str, Any]:
                 messages[f"{k}_reply"] = {
                     "name": ep.reply.__name__,
                     "payload": models.ref(ep.reply),
+                    "headers": {
+                        "type": "object",
+                        "properties": {"X-Correlation-Id": CORRELATION_REPLY},
+                    },
                 }
                 reply_msgs.insert(0, {"$ref": f"#/components/messages/{k}_reply"})
             channels[k] = {
@@ -221,7 +237,10 @@ def build() -> dict[str, Any]:
                         },
                     ]
                 },
-                "headers": {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}},
+                "headers": {
+                    "type": "object",
+                    "properties": {"Nats-Msg-Id": {"type": "string"}, "traceparent": TRACEPARENT},
+                },
             }
             channels[k] = {
                 "address": value,

@@ -9,8 +9,13 @@ Written on every run to ``<out-dir>`` (so an upgrade picks up a new permission t
 - ``nats/nats.conf``: nats-server's configuration with the authorization block of
   :mod:`shared.natsconf` (JetStream on ``/data``, monitoring only inside the container);
 - ``<user>/service.env`` for each service (``account``, ``identity``, ``invites``,
-  ``engage``): its own NATS user, the public key, the internal key; the private
-  signing key only in ``identity/service.env``.
+  ``engage``): its own NATS user, its own database URL (its own role and generated
+  password), the public key, the internal key; the private signing key only in
+  ``identity/service.env``;
+- ``postgres/superuser_password`` (``POSTGRES_PASSWORD_FILE``) and
+  ``postgres/roles.sql`` (each service role's password, applied by
+  deploy/postgres/02-passwords.sh when the database is first created), owned by
+  ``--pg-uid`` (70: the postgres user of the alpine image).
 
 Every file is mode 0600 (owned by ``--uid`` for the services' files); each folder is
 meant to be a volume mounted into the one container that needs it.
@@ -37,9 +42,32 @@ jetstream {
 """
 
 
+# NATS user -> (settings prefix, database and role name)
+DATABASES: dict[str, tuple[str, str]] = {
+    "account": ("ACCOUNT_", "account"),
+    "identity": ("IDENTITY_", "identity"),
+    "invites": ("INVITES_", "invite_scheduler"),
+    "engage": ("ENGAGE_", "engage_import"),
+}
+DB_SUPERUSER = "db:postgres"
+
+
+def _db_passwords(state: dict[str, str]) -> bool:
+    """Add a generated password for the superuser and each service role when missing
+    (a state written by an older version gets them too); True when one was added."""
+    added = False
+    for key in [DB_SUPERUSER, *(f"db:{db}" for _, db in DATABASES.values())]:
+        if key not in state:
+            state[key] = secrets.token_urlsafe(24)
+            added = True
+    return added
+
+
 def _state(path: Path) -> dict[str, str]:
     if path.exists():
         data: dict[str, str] = json.loads(path.read_text())
+        if _db_passwords(data):
+            natsconf.write_private(path, json.dumps(data, indent=2))
         return data
     priv, pub = generate_keypair()
     state = {
@@ -49,6 +77,7 @@ def _state(path: Path) -> dict[str, str]:
         "INVITE_TOKEN_SECRET": secrets.token_urlsafe(32),
     }
     state |= {f"nats:{c.user}": c.password for c in natsconf.generate().values()}
+    _db_passwords(state)
     natsconf.write_private(path, json.dumps(state, indent=2))
     return state
 
@@ -57,8 +86,27 @@ def _export(values: dict[str, str]) -> str:
     return "".join(f"export {line}" for line in natsconf.env_lines(values).splitlines(True))
 
 
-def write_all(state_dir: Path, out_dir: Path, uid: int | None = None) -> None:
+def write_all(
+    state_dir: Path,
+    out_dir: Path,
+    uid: int | None = None,
+    pg_uid: int | None = None,
+    db_host: str = "postgres:5432",
+) -> None:
     state = _state(state_dir / "secrets.json")
+    pg = out_dir / "postgres"
+    natsconf.write_private(pg / "superuser_password", state[DB_SUPERUSER])
+    natsconf.write_private(
+        pg / "roles.sql",
+        "".join(
+            f"ALTER ROLE {db} WITH LOGIN PASSWORD '{state[f'db:{db}']}';\n"
+            for _, db in DATABASES.values()
+        ),
+    )
+    if pg_uid is not None:
+        for path in (pg, pg / "superuser_password", pg / "roles.sql"):
+            os.chown(path, pg_uid, pg_uid)
+        pg.chmod(0o700)
     passwords = {k.removeprefix("nats:"): v for k, v in state.items() if k.startswith("nats:")}
     creds = natsconf.generate(passwords)
     natsconf.write_private(
@@ -78,6 +126,8 @@ def write_all(state_dir: Path, out_dir: Path, uid: int | None = None) -> None:
             values["TOKEN_PRIVATE_KEY"] = state["TOKEN_PRIVATE_KEY"]
         if user == "invites":
             values["INVITE_TOKEN_SECRET"] = state["INVITE_TOKEN_SECRET"]
+        prefix, db = DATABASES[user]
+        values[f"{prefix}DATABASE_URL"] = f"postgresql://{db}:{state[f'db:{db}']}@{db_host}/{db}"
         path = out_dir / user / "service.env"
         natsconf.write_private(path, _export(values))
         if uid is not None:
@@ -91,8 +141,10 @@ def main() -> None:
     parser.add_argument("state_dir", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--uid", type=int, help="owner of the services' files")
+    parser.add_argument("--pg-uid", type=int, help="owner of the postgres/ files")
+    parser.add_argument("--db-host", default="postgres:5432", help="host:port in database URLs")
     args = parser.parse_args()
-    write_all(args.state_dir, args.out_dir, args.uid)
+    write_all(args.state_dir, args.out_dir, args.uid, args.pg_uid, args.db_host)
     print(f"secrets in {args.state_dir}; configuration written to {args.out_dir}")
 
 

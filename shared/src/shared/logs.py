@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
-        for key in ("subject", "event_id", "consumer", "duration_ms", "code"):
+        for key in ("subject", "event_id", "consumer", "duration_ms", "code", "audit"):
             value = record.__dict__.get(key)
             if value is not None:
                 entry[key] = value

@@ -34,8 +34,10 @@ from shared.messaging.rpc import KeyedThrottle, RpcRouter
 from shared.messaging.server import UnsupportedServer, check_server_version, server_version
 from shared.messaging.streams import StreamSpec, ensure_stream
 from shared.messaging.tables import dead_letters
+from shared.observability import HttpEndpoint, Metrics, instrument_service
 from shared.revocations import RevocationWatcher
 from shared.settings import ServiceSettings
+from shared.tracing import configure as configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,10 @@ class Service:
 
         self.revocations = RevocationWatcher(name, settings.revocation_max_lag_seconds)
         self.verifier = TokenVerifier(settings.token_public_key, self.revocations)
+        self.metrics = Metrics(name, settings.version)  # shared.observability
+        self.http: HttpEndpoint | None = None
+        self.health_subject = health_subject
+        rpc.metrics = self.metrics
         self.broker = NatsBroker(
             settings.nats_url,
             name=f"{name}-service",
@@ -184,6 +190,7 @@ class Service:
                 self.settings.rpc_throttle_rate, self.settings.rpc_throttle_burst
             ),
         )
+        await instrument_service(self)
 
     async def _after_startup(self) -> None:
         # refuse to run where consumer filters would be dropped (events to wrong handlers)
@@ -200,10 +207,14 @@ class Service:
         self._spawn(self.relay.run, "outbox-relay")
         for sub in self.subscriptions:
             runner = ConsumerRunner(sub, js, self.sessions, self.uow)
+            runner.metrics = self.metrics
             self.runners[sub.name] = runner
             self._spawn(runner.run, f"consumer:{sub.name}")
         for fn in self.background:
             self._spawn(lambda fn=fn: fn(self), fn.__name__)  # type: ignore[misc]
+        if self.http is not None:
+            interval = self.settings.metrics_refresh_seconds
+            self._spawn(lambda: self.metrics.refresh_forever(interval), "metrics-refresh")
         for hook in self.on_started:
             await hook()
         await self._revocations_start()
@@ -251,6 +262,9 @@ class Service:
         """Stop taking requests, stop background work, close the databases. Every step
         is bounded: a stop never hangs on one stuck task or connection."""
         self.started = False
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         await self._bounded(self.rpc.stop(), "requests in flight")
         for runner in self.runners.values():
             runner.stop()
@@ -383,4 +397,5 @@ def run_app(create_app: Callable[[], FastStream]) -> None:
     configure_logging(
         getattr(settings, "service_name", "service"), getattr(settings, "log_level", "INFO")
     )
+    configure_tracing(getattr(settings, "service_name", "service"))
     asyncio.run(app.run())

@@ -101,6 +101,11 @@ class ServiceSettings(BaseSettings):
         )
         return self.streams.get(stream, StreamLimits()).over(base)
 
+    # HTTP /metrics, /healthz, /readyz (shared.observability); 0 = no HTTP server
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_refresh_seconds: float = Field(default=15.0, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _prefixed_overrides(cls, data: Any) -> Any:

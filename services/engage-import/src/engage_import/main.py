@@ -7,6 +7,7 @@ from pathlib import Path
 from faststream import FastStream
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
+from shared.observability import query_gauge
 from shared.service import Service
 
 from engage_import.adapters.uow import EngageUnitOfWork
@@ -36,7 +37,33 @@ def build_service(config: EngageImportConfig | None = None) -> Service:
         dead_letter_subjects=(s.ENGAGE_DEAD_LETTERS_LIST, s.ENGAGE_DEAD_LETTERS_REPLAY),
     )
     register(rpc, svc, config)
+    _metrics(svc)
     return svc
+
+
+def _metrics(svc: Service) -> None:
+    """Import progress (docs/observability.md)."""
+    m = svc.metrics
+    jobs = m.gauge("provisioning_import_jobs", "Agent import jobs by status.", ["status"])
+    users = m.gauge(
+        "provisioning_import_users",
+        "Users in unfinished import jobs: total, processed, imported, already_imported, rejected.",
+        ["state"],
+    )
+    m.add_refresher(
+        query_gauge(svc, jobs, "SELECT status, count(*) FROM import_jobs GROUP BY status", 1)
+    )
+    m.add_refresher(
+        query_gauge(
+            svc,
+            users,
+            "SELECT s.state, COALESCE(sum(s.n), 0) FROM import_jobs j, LATERAL (VALUES"
+            " ('total', j.total), ('processed', j.processed), ('imported', j.imported),"
+            " ('already_imported', j.already_imported), ('rejected', j.rejected)) AS s(state, n)"
+            " WHERE j.status <> 'finished' GROUP BY s.state",
+            1,
+        )
+    )
 
 
 def create_app() -> FastStream:

@@ -14,6 +14,7 @@ from shared.service import Service
 
 from invite_scheduler import handlers as h
 from invite_scheduler.adapters.mailer import SmtpMailer
+from invite_scheduler.adapters.traced_mailer import TracedMailer, invite_traces
 from invite_scheduler.adapters.uow import InviteUnitOfWork
 from invite_scheduler.config import InviteSchedulerConfig
 from invite_scheduler.scheduler import Dispatcher, sweep_expired
@@ -50,7 +51,7 @@ def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dis
         password=config.smtp_password,
         starttls=config.smtp_starttls,
     )
-    dispatcher = Dispatcher(config, uow, mailer)
+    dispatcher = Dispatcher(config, uow, TracedMailer(mailer))
     wake = dispatcher.wake
     days = config.max_schedule_days
 
@@ -106,6 +107,7 @@ def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dis
         iu = cast(InviteUnitOfWork, u)
         try:
             if dlv.subject == s.USER_INVITE_REQUESTED:
+                invite_traces.remember(str(data.get("email", "")).lower())
                 if await h.on_invite_requested(data, iu):
                     # the consumer commits after this returns: wake the dispatcher then
                     asyncio.get_running_loop().call_later(0.05, wake)

@@ -8,6 +8,7 @@ from pathlib import Path
 from faststream import FastStream
 from shared.messaging.rpc import RpcRouter
 from shared.messaging.streams import StreamSpec
+from shared.observability import query_gauge
 from shared.service import Service
 
 from invite_scheduler.adapters.uow import InviteUnitOfWork
@@ -46,8 +47,32 @@ def build_service(config: InviteSchedulerConfig | None = None) -> Service:
         uow_class=InviteUnitOfWork,
         dead_letter_subjects=(s.INVITES_DEAD_LETTERS_LIST, s.INVITES_DEAD_LETTERS_REPLAY),
     )
-    _dispatchers[svc] = register(rpc, svc, config)
+    dispatcher = _dispatchers[svc] = register(rpc, svc, config)
+    _metrics(svc, dispatcher)
     return svc
+
+
+def _metrics(svc: Service, dispatcher: Dispatcher) -> None:
+    """Emails sent and scheduler lag (docs/observability.md)."""
+    m = svc.metrics
+    m.function(
+        "provisioning_emails_sent",
+        "Welcome emails the SMTP server accepted (this process).",
+        lambda: dispatcher.sent_count,
+        kind="counter",
+    )
+    lag = m.gauge(
+        "provisioning_scheduler_lag_seconds",
+        "How long the oldest due invite has been waiting to be sent (0: none waiting).",
+    )
+    m.add_refresher(
+        query_gauge(
+            svc,
+            lag,
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(due_at)), 0) FROM invites"
+            " WHERE status = 'Scheduled' AND due_at <= now()",
+        )
+    )
 
 
 def create_app() -> FastStream:

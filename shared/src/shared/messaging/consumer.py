@@ -52,6 +52,8 @@ from shared.logs import correlation_id
 from shared.messaging.inbox import claim
 from shared.messaging.redaction import redact_headers, redact_payload, redact_text
 from shared.messaging.tables import dead_letters
+from shared.observability import Metrics
+from shared.tracing import consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ class Subscription:
         for d in deliveries:
             token = correlation_id.set(d.data.get("correlationid") or d.message_id)
             try:
-                await self.handler(d, uow)
+                with consumer_span(self.name, d.subject, d.data, d.headers):
+                    await self.handler(d, uow)
             finally:
                 correlation_id.reset(token)
 
@@ -151,6 +154,7 @@ class ConsumerRunner:
         self.stalled_since: float | None = None  # monotonic time of the first transient fault
         self.last_fault = ""
         self._last_fault_at = 0.0
+        self.metrics: Metrics | None = None  # set by the Service (shared.observability)
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave the loop."""
@@ -304,6 +308,8 @@ class ConsumerRunner:
                 await self._dead_letter(m, None, d)
             else:
                 good.append((m, d))
+                if d.num_delivered > 1 and self.metrics is not None:
+                    self.metrics.redeliveries.labels(self.sub.name).inc()
         if not good:
             return
         if len(good) > 1:
@@ -463,6 +469,8 @@ class ConsumerRunner:
             clean_error,
             extra={"consumer": self.sub.name, "subject": m.subject},
         )
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(self.sub.name).inc()
         with contextlib.suppress(Exception):
             await m.term()
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.contracts.events import CloudEvent
 from shared.logs import correlation_id
 from shared.messaging.tables import outbox
+from shared.tracing import current_traceparent, traceparent_in
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,18 @@ def make_event(
 ) -> OutboxEvent:
     """An event for ``subject`` (``events.<service>.<resource>.<past-tense>``)."""
     type_ = subject.removeprefix("events.")
+    # the CloudEvents distributed-tracing extension (shared.tracing); only when tracing
+    traceparent = current_traceparent()
+    extensions = {"traceparent": traceparent} if traceparent else {}
     return OutboxEvent(
         subject=subject,
         event=CloudEvent(
-            source=source, type=type_, subject=key, data=data, correlationid=correlation_id.get()
+            source=source,
+            type=type_,
+            subject=key,
+            data=data,
+            correlationid=correlation_id.get(),
+            **extensions,
         ),
     )
 
@@ -56,6 +65,14 @@ async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> 
         for e in events
     ]
     await session.execute(sa.insert(outbox), rows)
+
+
+def _headers(event_id: str, payload: bytes) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": event_id, "Content-Type": "application/json"}
+    traceparent = traceparent_in(payload)  # the event's own (shared.tracing)
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return headers
 
 
 class OutboxRelay:
@@ -115,7 +132,7 @@ class OutboxRelay:
                     self._js.publish(
                         r.subject,
                         r.payload,
-                        headers={"Nats-Msg-Id": r.event_id, "Content-Type": "application/json"},
+                        headers=_headers(r.event_id, r.payload),
                     )
                     for r in rows
                 ),

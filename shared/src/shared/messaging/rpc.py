@@ -41,6 +41,8 @@ from shared.errors import (
 from shared.faults import is_transient
 from shared.logs import correlation_id
 from shared.messaging.payload import parse_object
+from shared.observability import Metrics, observe_reply
+from shared.tracing import server_span, set_outcome
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ class RpcRouter:
         self.public_queue = 128
         self._public_waiting = 0
         self.throttle = KeyedThrottle(rate=1.0, burst=10.0)
+        self.metrics: Metrics | None = None  # set by the Service (shared.observability)
 
     def endpoint(
         self,
@@ -263,6 +266,31 @@ class RpcRouter:
             await self._nc.publish(msg.reply, body, headers=response.headers)
 
     async def dispatch(
+        self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
+    ) -> NatsResponse:
+        """Answer one request; the reply echoes its ``X-Correlation-Id`` (one is made
+        when the request has none), and it is counted, timed and audited
+        (shared.observability) and traced (shared.tracing)."""
+        started = time.perf_counter()
+        headers = dict(headers or {})
+        headers.setdefault("X-Correlation-Id", uuid.uuid4().hex)
+        with server_span(self.service, ep.subject, headers) as span:
+            response = await self._dispatch(ep, data, headers)
+            reply_headers = dict(response.headers or {})
+            reply_headers["X-Correlation-Id"] = headers["X-Correlation-Id"]
+            response.headers = reply_headers
+            body = response.body if isinstance(response.body, bytes) else b""
+            cid = correlation_id.set(headers["X-Correlation-Id"])
+            try:
+                outcome = observe_reply(
+                    self.metrics, ep.subject, data, headers, reply_headers, body, started
+                )
+            finally:
+                correlation_id.reset(cid)
+            set_outcome(span, outcome)
+        return response
+
+    async def _dispatch(
         self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
     ) -> NatsResponse:
         headers = headers or {}

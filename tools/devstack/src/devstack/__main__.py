@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from devstack.ports import moved_warning
 from devstack.stack import SERVICES, Stack, read_env_file
 
 
@@ -18,33 +19,59 @@ def banner(stack: Stack, took: float, maildir: str) -> str:
     root = stack.root
     user = env.get("NATS_USER", "(from your environment)")
     inbox = env.get("NATS_INBOX_PREFIX", "_INBOX")
+    py = _venv_python()
     external = ""
     if stack.nats is None:
-        external = """
+        external = f"""
   Your NATS server (NATS_URL) must run this system's users and permissions:
-  `uv run python -m shared.natsconf --env-out nats.env` prints the nats.conf
+  `{py} -m shared.natsconf --env-out nats.env` prints the nats.conf
   authorization block and writes the credentials to pass (see docs/security.md).
 """
+    http = "\n".join(
+        f"  {name:<17} http://127.0.0.1:{port}/metrics  /healthz  /readyz"
+        for name, port in stack.metrics_ports.items()
+    )
+    warning = moved_warning(stack.moved, str(stack.env_file))
+    cli = str(Path(py).parent / "provisioning")
+    req_dir = ""
+    if stack.env_file.resolve() != (Path.cwd() / ".devstack" / "env").resolve():
+        # not where the CLI and `devstack req` look by default
+        cli += f" --env-file {stack.env_file}"
+        req_dir = f" --dir {stack.root}"
     return f"""
 The provisioning stack is up ({took:.1f}s).
 
   NATS        {env["NATS_URL"]}  (authenticated; client user {user}, inbox prefix {inbox})
   PostgreSQL  {env["DATABASE_URL"]}  (one database per service)
   SMTP        {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   mail kept in {maildir}
-  Logs        {root / "logs"}/<service>.log
+  Logs        {root / "logs"}/<service>.log   (LOG_LEVEL=DEBUG make run for more)
   Services    {", ".join(SERVICES)}
+  Metrics and health (HTTP, this machine only):
+{http}
 
   Operator    {env["OPERATOR_EMAIL"]}  /  {env["OPERATOR_PASSWORD"]}
   Credentials {stack.env_file}  (mode 0600: NATS_URL, NATS_USER, NATS_PASSWORD,
               NATS_INBOX_PREFIX, INGEST_NATS_*, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 {external}
-Try it (`set -a; . {stack.env_file}; set +a` first):
-  uv run python -m devstack req identity.v1.auth.login \\
-    '{{"email": "{env["OPERATOR_EMAIL"]}", "password": "{env["OPERATOR_PASSWORD"]}"}}'
-  nats --server "$NATS_URL" --user "$NATS_USER" --password "$NATS_PASSWORD" \\
-    --inbox-prefix "$NATS_INBOX_PREFIX" req identity.v1.health '{{}}'
+First commands (in another terminal, in this directory; the CLI reads {stack.env_file}):
+  {cli} login --operator
+  {cli} status
+  {cli} accounts create "Acme Corp" --country US --plan ultra
 
-Ctrl-C stops everything."""
+One raw request (no CLI):
+  {py} -m devstack req identity.v1.health{req_dir}
+{warning + chr(10) if warning else ""}
+Ctrl-C stops everything (so does SIGTERM)."""
+
+
+def _venv_python() -> str:
+    """How to run this Python from the current directory (``.venv/bin/python`` as a
+    relative path when it is the project's environment)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
 
 
 def run(root: Path) -> int:

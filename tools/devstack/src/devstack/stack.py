@@ -20,7 +20,7 @@ from nats.aio.client import Client
 from shared.natsconf import Credentials, write_private
 from shared.settings import nats_env_kwargs
 
-from devstack.ports import free_port
+from devstack.ports import Moved, moved_warning, pick_port
 from devstack.servers import Proc, start_nats, start_postgres, stop_postgres
 from devstack.smtp import MailServer
 from shared import natsconf
@@ -40,6 +40,17 @@ SERVICE_USERS: dict[str, str] = {
     "identity": "identity",
     "invite-scheduler": "invites",
     "engage-import": "engage",
+}
+
+# preferred ports: NATS, PostgreSQL, SMTP, and each service's /metrics /healthz /readyz
+NATS_PORT = 4250
+POSTGRES_PORT = 5440
+SMTP_PORT = 2525
+METRICS_PORTS: dict[str, int] = {
+    "account": 9251,
+    "identity": 9252,
+    "invite-scheduler": 9253,
+    "engage-import": 9254,
 }
 
 # what only identity may see
@@ -96,6 +107,9 @@ class Stack:
     maildir: Path | None = None
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    moved: list[Moved] = field(default_factory=list)
+    """Preferred ports that were taken (and the ones used instead): warned about loudly."""
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def env_file(self) -> Path:
@@ -136,7 +150,8 @@ class Stack:
             }
         else:
             self._nats_credentials()
-            self.nats = start_nats(self.root / "nats", config=self.nats_config)
+            port = pick_port("NATS", NATS_PORT, self.moved)
+            self.nats = start_nats(self.root / "nats", port=port, config=self.nats_config)
             env["NATS_URL"] = self.nats.url
             env |= self.nats_creds["client"].env() | self.nats_creds["ingest"].env()
             nats_env = {svc: self.nats_creds[user].env() for svc, user in SERVICE_USERS.items()}
@@ -144,13 +159,14 @@ class Stack:
         if os.environ.get("DATABASE_URL"):
             env["DATABASE_URL"] = os.environ["DATABASE_URL"]
         else:
-            self.postgres = start_postgres(self.root / "postgres")
+            port = pick_port("PostgreSQL", POSTGRES_PORT, self.moved)
+            self.postgres = start_postgres(self.root / "postgres", port=port)
             env["DATABASE_URL"] = self.postgres.url
         if os.environ.get("SMTP_HOST"):
             env["SMTP_HOST"] = os.environ["SMTP_HOST"]
             env["SMTP_PORT"] = os.environ.get("SMTP_PORT", "25")
         else:
-            port = free_port(2525)
+            port = pick_port("SMTP", SMTP_PORT, self.moved)
             self.maildir = self.root / "mail"
             self.mail = MailServer(self.maildir, port)
             self.mail.start()
@@ -188,6 +204,8 @@ class Stack:
         common["INTERNAL_KEY"] = keys["INTERNAL_KEY"]
         for svc in SERVICES:
             self.service_env[svc] = common | nats_env[svc]
+            self.metrics_ports[svc] = pick_port(f"{svc} HTTP", METRICS_PORTS[svc], self.moved)
+            self.service_env[svc]["METRICS_PORT"] = str(self.metrics_ports[svc])
         # activation links are derived from it: the invite scheduler's alone
         self.service_env["invite-scheduler"]["INVITE_TOKEN_SECRET"] = keys["INVITE_TOKEN_SECRET"]
         self.service_env["identity"] |= {
@@ -196,6 +214,9 @@ class Stack:
             "OPERATOR_PASSWORD": env["OPERATOR_PASSWORD"],
         }
         write_private(self.env_file, natsconf.env_lines(env))
+        warning = moved_warning(self.moved, str(self.env_file))
+        if warning:
+            print(warning, flush=True)
 
     def client_connect_kwargs(self, role: str = "client") -> dict[str, Any]:
         """``nats.connect`` arguments for the client (or ``ingest``, or with
