@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def _do_run(connection: Connection, metadata: sa.MetaData | None) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        compare_server_default=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

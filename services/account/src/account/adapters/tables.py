@@ -1,9 +1,16 @@
+"""The account service's schema, declared once: every table, index and constraint the
+migrations create is here, with the same name (tests/integration/test_schema_matches_metadata.py
+compares the migrated database with this metadata). Indexes that carry a business rule
+say which one."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
+from shared.messaging.tables import add_messaging_tables
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
+add_messaging_tables(metadata)
 
 accounts = sa.Table(
     "accounts",
@@ -24,6 +31,8 @@ accounts = sa.Table(
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # accounts.list searches names case-insensitively
+    sa.Index("ix_accounts_name_lower", sa.text("lower(name)")),
 )
 
 sites = sa.Table(
@@ -37,6 +46,8 @@ sites = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: a site's name is unique in its account, case-insensitively
+    sa.Index("ux_sites_account_name", "account_id", sa.text("lower(name)"), unique=True),
 )
 
 cost_centers = sa.Table(
@@ -48,6 +59,8 @@ cost_centers = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: a cost center's name is unique in its account, case-insensitively
+    sa.Index("ux_cost_centers_account_name", "account_id", sa.text("lower(name)"), unique=True),
 )
 
 licenses = sa.Table(
@@ -57,12 +70,14 @@ licenses = sa.Table(
     sa.Column("user_type", sa.String(20), primary_key=True),
     sa.Column("total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("allocated", sa.Integer, nullable=False, server_default="0"),
+    # rule: never more licenses allocated than bought, never fewer than none
     sa.CheckConstraint("allocated >= 0 AND allocated <= total", name="ck_licenses_allocated"),
 )
 
 numbers = sa.Table(
     "numbers",
     metadata,
+    # a phone number belongs to one account (numbers_pkey)
     sa.Column("number", sa.String(20), primary_key=True),
     sa.Column("account_id", sa.String(64), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("status", sa.String(20), nullable=False, server_default="free"),
@@ -70,6 +85,10 @@ numbers = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # the next free numbers of an account, in order, for allocation
+    sa.Index("ix_numbers_account_status", "account_id", "status", "number"),
+    # what an allocation took, to give it back on release
+    sa.Index("ix_numbers_allocation", "allocation_id"),
 )
 
 devices = sa.Table(
@@ -83,6 +102,10 @@ devices = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # the free devices of an account by model, for allocation
+    sa.Index("ix_devices_account_status", "account_id", "status", "model"),
+    # what an allocation took, to give it back on release
+    sa.Index("ix_devices_allocation", "allocation_id"),
 )
 
 purchases = sa.Table(
@@ -113,6 +136,19 @@ charges = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # an account's charges, paged by id
+    sa.Index("ix_charges_account_id", "account_id", "id"),
+    # rule: a free user over 10 calls in a cycle is charged once per user per cycle
+    # (DOMAIN.md section 1, "Free users"); the metering insert is ON CONFLICT DO NOTHING
+    # on this index
+    sa.Index(
+        "ux_charges_free_user_overage",
+        "account_id",
+        "user_id",
+        "cycle",
+        unique=True,
+        postgresql_where=sa.text("kind = 'free_user_overage'"),
+    ),
 )
 
 allocations = sa.Table(
@@ -141,6 +177,7 @@ portals = sa.Table(
     ),
 )
 
+# An account is linked to a portal once (the primary key, portal_links_pkey).
 portal_links = sa.Table(
     "portal_links",
     metadata,
@@ -171,6 +208,7 @@ known_users = sa.Table(
     sa.Column("status", sa.String(20), nullable=True),
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_known_users_account", "account_id"),
 )
 
 known_invites = sa.Table(
@@ -180,8 +218,10 @@ known_invites = sa.Table(
     sa.Column("account_id", sa.String(64), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_known_invites_account", "account_id"),
 )
 
+# Calls per free user per billing cycle (the primary key: one counter each).
 call_counts = sa.Table(
     "call_counts",
     metadata,

@@ -1,9 +1,16 @@
+"""The engage-import service's schema, declared once: every table, index and constraint
+the migrations create is here, with the same name
+(tests/integration/test_schema_matches_metadata.py compares the migrated database with
+this metadata). Indexes that carry a business rule say which one."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
+from shared.messaging.tables import add_messaging_tables
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
+add_messaging_tables(metadata)
 
 TS = sa.DateTime(timezone=True)
 
@@ -35,6 +42,8 @@ directory_users = sa.Table(
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    # step 1 of an import: an account's users, paged by user id
+    sa.Index("ix_directory_users_account", "account_id", "user_id"),
 )
 
 engage_accounts = sa.Table(
@@ -47,6 +56,9 @@ engage_accounts = sa.Table(
     sa.Column("default_language", sa.String(35), nullable=False),
     sa.Column("created_by", sa.String(64), nullable=True),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # rule: an Engage account's name is unique among those linked to one phone-system
+    # account, case-insensitively
+    sa.Index("ux_engage_accounts_name", "account_id", sa.text("lower(name)"), unique=True),
 )
 
 roles = sa.Table(
@@ -58,6 +70,8 @@ roles = sa.Table(
     sa.Column("permissions", JSONB, nullable=False),
     sa.Column("predefined", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # rule: a role's name is unique in its Engage account, case-insensitively
+    sa.Index("ux_roles_name", "engage_account_id", sa.text("lower(name)"), unique=True),
 )
 
 teams = sa.Table(
@@ -67,6 +81,8 @@ teams = sa.Table(
     sa.Column("engage_account_id", sa.String(64), nullable=False),
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # rule: a team's name is unique in its Engage account, case-insensitively
+    sa.Index("ux_teams_name", "engage_account_id", sa.text("lower(name)"), unique=True),
 )
 
 categories = sa.Table(
@@ -76,6 +92,8 @@ categories = sa.Table(
     sa.Column("engage_account_id", sa.String(64), nullable=False),
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # rule: a category's name is unique in its Engage account, case-insensitively
+    sa.Index("ux_categories_name", "engage_account_id", sa.text("lower(name)"), unique=True),
 )
 
 agents = sa.Table(
@@ -99,6 +117,15 @@ agents = sa.Table(
     sa.Column("language_mapping", JSONB, nullable=False),
     sa.Column("import_id", sa.String(64), nullable=True),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # rule: a user is imported once into an Engage account (a re-import never duplicates:
+    # the agents insert is ON CONFLICT DO NOTHING on this index)
+    sa.Index("ux_agents_user", "engage_account_id", "user_id", unique=True),
+    # rule: an agent's username is unique in its Engage account
+    sa.Index("ux_agents_username", "engage_account_id", "username", unique=True),
+    # the usernames taken from one base, to pick the next free suffix
+    sa.Index("ix_agents_username_base", "engage_account_id", "username_base"),
+    # agents looked up by phone-system user, in any Engage account
+    sa.Index("ix_agents_user_id", "user_id"),
 )
 
 import_jobs = sa.Table(
@@ -120,6 +147,13 @@ import_jobs = sa.Table(
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("started_at", TS, nullable=True),
     sa.Column("finished_at", TS, nullable=True),
+    # the jobs still to work on, oldest first
+    sa.Index(
+        "ix_import_jobs_open",
+        "created_at",
+        "id",
+        postgresql_where=sa.text("status <> 'finished'"),
+    ),
 )
 
 import_items = sa.Table(
@@ -136,8 +170,17 @@ import_items = sa.Table(
     sa.Column("language", JSONB, nullable=True),
     # a pending item whose user engage has not heard of yet is looked at again then
     sa.Column("retry_at", TS, nullable=True),
+    # a job's items still to import, in order
+    sa.Index(
+        "ix_import_items_pending",
+        "import_id",
+        "seq",
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
 )
 
+# rule: an agent is signed in to one account at a time (DOMAIN.md section 5, Engage
+# Voice): one row per login, the primary key (voice_sessions_pkey).
 voice_sessions = sa.Table(
     "voice_sessions",
     metadata,

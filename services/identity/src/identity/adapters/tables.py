@@ -1,9 +1,16 @@
+"""The identity service's schema, declared once: every table, index and constraint the
+migrations create is here, with the same name (tests/integration/test_schema_matches_metadata.py
+compares the migrated database with this metadata). Indexes that carry a business rule
+say which one; repository.py turns their violations into ``conflict`` replies."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
+from shared.messaging.tables import add_messaging_tables
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
+add_messaging_tables(metadata)
 
 operators = sa.Table(
     "operators",
@@ -14,6 +21,8 @@ operators = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: one operator per email, case-insensitively
+    sa.Index("uq_operators_email", sa.text("lower(email)"), unique=True),
 )
 
 # What identity keeps of each account, from the account service's events.
@@ -59,6 +68,8 @@ roles = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: a custom role's name is unique in its account, case-insensitively
+    sa.Index("uq_roles_account_name", "account_id", sa.text("lower(name)"), unique=True),
 )
 
 extensions = sa.Table(
@@ -72,6 +83,10 @@ extensions = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: extension numbers are unique in the account (DOMAIN.md section 3, "extension")
+    sa.Index("uq_extensions_number", "account_id", "number", unique=True),
+    # an account's extensions, paged by id
+    sa.Index("ix_extensions_account_id", "account_id", "id"),
 )
 
 users = sa.Table(
@@ -105,6 +120,24 @@ users = sa.Table(
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: one user per extension
+    sa.Index("uq_users_extension", "extension_id", unique=True),
+    # rule (email uniqueness, DOMAIN.md section 3): one user per email inside an account,
+    # always, compared case-insensitively
+    sa.Index("uq_users_account_email", "account_id", sa.text("lower(email)"), unique=True),
+    # rule (email uniqueness, DOMAIN.md section 3): with require_unique_email on, an email
+    # belongs to one user across ALL accounts. Such a user is stored with
+    # exclusive_email = true; this partial unique index is what enforces it.
+    sa.Index(
+        "uq_users_exclusive_email",
+        sa.text("lower(email)"),
+        unique=True,
+        postgresql_where=sa.text("exclusive_email"),
+    ),
+    # sign-in and "is this email free?" look a user up by email across accounts
+    sa.Index("ix_users_email", sa.text("lower(email)")),
+    # an account's users, paged by id
+    sa.Index("ix_users_account_id", "account_id", "id"),
 )
 
 # Failed sign-ins per email (known or not), so throttling survives restarts, is
@@ -152,6 +185,7 @@ integrations = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    # a token names one integration
     sa.UniqueConstraint("token_hash", name="uq_integrations_token_hash"),
     sa.Index("ix_integrations_account_id", "account_id", "id"),
 )

@@ -1,8 +1,15 @@
+"""The invite scheduler's schema, declared once: every table, index and constraint the
+migrations create is here, with the same name (tests/integration/test_schema_matches_metadata.py
+compares the migrated database with this metadata). Indexes that carry a business rule
+say which one."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
+from shared.messaging.tables import add_messaging_tables
 
 metadata = sa.MetaData()
+add_messaging_tables(metadata)
 
 LIVE_STATUSES = "status IN ('Scheduled', 'Sent')"
 
@@ -36,11 +43,16 @@ invites = sa.Table(
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # an account's invites, paged by id
     sa.Index("ix_invites_account_id", "account_id", "id"),
+    # rule: a user has at most one live (Scheduled or Sent) invite; a new one replaces
+    # it, so an earlier link dies (DOMAIN.md section 4)
     sa.Index(
         "ux_invites_live_user", "user_id", unique=True, postgresql_where=sa.text(LIVE_STATUSES)
     ),
+    # the scheduler's queue: scheduled invites by when they are due
     sa.Index("ix_invites_due", "due_at", postgresql_where=sa.text("status = 'Scheduled'")),
+    # sent invites by when their link expires
     sa.Index("ix_invites_expiring", "expires_at", postgresql_where=sa.text("status = 'Sent'")),
 )
 
@@ -57,6 +69,7 @@ invite_tokens = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    # an invite's live links, revoked when a new link is due
     sa.Index("ix_invite_tokens_live", "invite_id", postgresql_where=sa.text("state = 'live'")),
 )
 
