@@ -176,10 +176,11 @@ class FaultStack:
         await asyncio.to_thread(hooks.start_nats_again, self.stack)
         self.note("nats-server started again")
 
-    async def postgres_down(self, down: float) -> None:
+    async def stop_postgres(self) -> None:
         await asyncio.to_thread(hooks.stop_postgres_server, self.stack)
         self.note("PostgreSQL stopped")
-        await asyncio.sleep(down)
+
+    async def start_postgres(self) -> None:
         await asyncio.to_thread(hooks.start_postgres_again, self.stack)
         self.note("PostgreSQL started again")
 

@@ -51,7 +51,7 @@ def sigkill(service: str | None) -> Inject:
 
 def invite_burst_kill(n: int) -> Inject:
     async def inject(fs: FaultStack, load: Workload) -> None:
-        due = (datetime.now(UTC) + timedelta(seconds=15)).replace(microsecond=0)
+        due = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
         await load.burst(n, due)
         fs.note(f"{n} invites due at {due:%H:%M:%S}")
         wait = (due - datetime.now(UTC)).total_seconds() + load.rng.uniform(0.3, 1.2)
@@ -88,11 +88,11 @@ def postgres_down(down: float, backlog: bool) -> Inject:
                 load.add_users(["activate_later"] * 20), load.add_users(["send_invite"] * 5)
             )
             await asyncio.sleep(2.0)  # identity's relay publishes their events
-        task = asyncio.create_task(fs.postgres_down(down))
+        await fs.stop_postgres()
         if backlog:
-            await asyncio.sleep(1.0)
             fs.resume("engage-import")
-        await task
+        await asyncio.sleep(down)
+        await fs.start_postgres()
 
     return inject
 
@@ -161,6 +161,16 @@ FULL = [
 ]
 
 
+SEND_CONCURRENCY = 50  # invite-scheduler's INVITES_SEND_CONCURRENCY (its default)
+DISRUPTIONS = ("SIGKILL invite-scheduler", "SIGKILL nats", "PostgreSQL stopped")
+
+
+def resend_bound(events: list[str]) -> int:
+    """Emails that may go out twice (with the same link): those in flight at each
+    crash of the scheduler or outage of what records a send."""
+    return SEND_CONCURRENCY * sum(1 for e in events if any(d in e for d in DISRUPTIONS))
+
+
 async def run_fault(fs: FaultStack, fault: Fault, run_dir: Path, seed: int) -> Result:
     """Set up a fresh account, run the load with the fault injected, wait for
     quiescence, check; the ledger, events and rows go to ``run_dir/<fault>/``."""
@@ -184,7 +194,7 @@ async def run_fault(fs: FaultStack, fault: Fault, run_dir: Path, seed: int) -> R
         await load.settle_calls()
         quiet = await quiesce(fs, load.account_id, quiet=15.0, deadline=fault.deadline)
         fs.note("quiescent" if quiet else "still changing at the deadline")
-        res = await check(fs, load, fault.name, bound=fault.bound)
+        res = await check(fs, load, fault.name, bound=fault.bound or resend_bound(fs.events))
         res.quiescent = quiet
     finally:
         if fault.replicas > 1:
