@@ -95,15 +95,27 @@ async def snapshot(fs: FaultStack, account_id: str) -> tuple[Any, ...]:
     return (tuple(tuple(r) for rows in counts for r in rows), len(fs.mails()))
 
 
+async def in_flight(fs: FaultStack) -> int:
+    """Messages every durable consumer still has to handle or to acknowledge (one held
+    by a killed process comes back after the consumer's ack wait)."""
+    n = 0
+    for stream in await fs.js.streams_info():
+        for c in await fs.js.consumers_info(stream.config.name):
+            n += (c.num_pending or 0) + (c.num_ack_pending or 0)
+    return n
+
+
 async def quiesce(fs: FaultStack, account_id: str, quiet: float, deadline: float) -> bool:
-    """Until nothing changed for ``quiet`` seconds (True), or ``deadline`` passed."""
+    """Until no consumer has a message in flight and nothing changed for ``quiet``
+    seconds (True), or ``deadline`` passed."""
     end = time.monotonic() + deadline
     last: Any = None
     since = time.monotonic()
     while time.monotonic() < end:
         fs.revive_dead()
         try:
-            now = await snapshot(fs, account_id)
+            pending = await in_flight(fs)
+            now = (await snapshot(fs, account_id), pending) if pending == 0 else None
         except Exception as exc:  # the database may still be coming back
             fs.note(f"snapshot failed: {exc}")
             now = None
