@@ -11,7 +11,6 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -100,7 +99,7 @@ async def in_flight(fs: FaultStack) -> int:
     by a killed process comes back after the consumer's ack wait)."""
     n = 0
     for stream in await fs.js.streams_info():
-        for c in await fs.js.consumers_info(stream.config.name):
+        for c in await fs.js.consumers_info(str(stream.config.name)):
             n += (c.num_pending or 0) + (c.num_ack_pending or 0)
     return n
 
@@ -227,7 +226,6 @@ async def check(
 
     # invites: every due invite mailed exactly once, every mailed link works
     mails = fs.mails()
-    now = datetime.now(UTC)
     due_emails: list[str] = []
     quiet_emails: list[str] = []
     for o in acked:
@@ -274,7 +272,6 @@ async def check(
         extra + unexpected,
         "; ".join(note),
     )
-    del now
 
     # mailed links: a re-sent email must carry the same link; redeem a sample
     multi = [e for e in due_emails if len(mails.get(e.lower(), [])) > 1]
