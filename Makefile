@@ -28,6 +28,10 @@ run: .venv ## Run the whole system on the embedded default (Ctrl-C stops it)
 test: .venv ## Run the whole test suite
 	$(RUN) pytest
 
+.PHONY: test-faults
+test-faults: .venv ## The full fault suite (every fault; table in .faults/<time>/faults-table.md)
+	FAULTS_FULL=1 $(RUN) pytest tests/faults -v
+
 .PHONY: test-fast
 test-fast: .venv ## Unit tests only
 	$(RUN) pytest tests/unit

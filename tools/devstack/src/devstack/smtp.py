@@ -20,11 +20,16 @@ class MaildirHandler:
             (path / sub).mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(str(path), create=True)
         self.fail_next = 0  # tests: answer the next N messages with a transient error
+        # tests (fault suite): answer every message with this reply instead of keeping
+        # it, e.g. "451 4.3.0 Try again later" or "554 5.7.1 Rejected"; None keeps mail
+        self.answer: str | None = None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 4.3.0 Try again later"
+        if self.answer is not None:
+            return self.answer
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         self.box.add(raw)

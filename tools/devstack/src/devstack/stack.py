@@ -232,14 +232,19 @@ class Stack:
             self.env["NATS_URL"], **(self.client_connect_kwargs(role) | kwargs)
         )
 
-    def _spawn(self, name: str) -> None:
+    def _spawn(
+        self, name: str, key: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
+        """Start service ``name`` as ``services[key]`` (default: its name; another key
+        is another replica), logging to ``logs/<key>.log``."""
         module, _ = SERVICES[name]
+        key = key or name
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
-        logf = open(logs / f"{name}.log", "ab")  # noqa: SIM115
+        logf = open(logs / f"{key}.log", "ab")  # noqa: SIM115
         child_env = {k: v for k, v in os.environ.items() if _inherited(k)}
-        child_env |= self.service_env[name]
-        self.services[name] = subprocess.Popen(
+        child_env |= self.service_env[name] | (extra_env or {})
+        self.services[key] = subprocess.Popen(
             [sys.executable, "-m", module],
             env=child_env,
             stdout=logf,
