@@ -22,6 +22,7 @@ from tests.security.session_helpers import (
     login,
     read_user,
 )
+from tests.security.snapshot import unchanged
 from tests.support.system import System, eventually, uid
 
 ACTIVATE_LATER = {"option": "activate_later"}
@@ -45,9 +46,10 @@ async def test_a_lesser_admin_cannot_set_a_super_admins_credentials(
     cmd = {"account_id": account_id, "user_id": target["id"]} | {
         k: v for k, v in credentials().items() if k != "option"
     }
-    err = await system.expect_error(
-        "forbidden", "identity.v1.users.assign_credentials", cmd, token=token
-    )
+    async with unchanged(system):  # nothing in any database
+        err = await system.expect_error(
+            "forbidden", "identity.v1.users.assign_credentials", cmd, token=token
+        )
     assert err.details["missing_permissions"]  # what the target holds and the caller lacks
     assert await read_user(system, target) == before
     assert before["status"] == "NotActivated"
@@ -64,13 +66,18 @@ async def test_a_users_admin_can_neither_demote_nor_disable_a_super_admin(
     admin = await add_user(system, acc["id"], role="Users Admin")
     token = await login(system, admin)
     before = await read_user(system, target)
-    for fields in ({"role": "Standard User"}, {"status": "Disabled"}, {"job_title": "Intern"}):
-        await system.expect_error(
-            "forbidden",
-            "identity.v1.users.update",
-            {"account_id": acc["id"], "user_id": target["id"], "fields": fields},
-            token=token,
-        )
+    async with unchanged(system):  # nothing in any database
+        for fields in (
+            {"role": "Standard User"},
+            {"status": "Disabled"},
+            {"job_title": "Intern"},
+        ):
+            await system.expect_error(
+                "forbidden",
+                "identity.v1.users.update",
+                {"account_id": acc["id"], "user_id": target["id"], "fields": fields},
+                token=token,
+            )
     assert await read_user(system, target) == before
     # and the Super Admin's session still works: nothing was revoked
     session = await login(system, target)
