@@ -10,13 +10,15 @@ then a sweep of everything the run leaves behind:
 - every column of every table of the four service databases (``dead_letters``
   payload, headers and error included; ``bytea`` decoded). The hash columns
   (``users.password_hash``, ``pin_hash``, ``security_answer_hash``,
-  ``integrations.token_hash``, ``invite_tokens.token_hash``) hold hashes by design:
-  they are swept like the rest, so their plaintext is nowhere either;
+  ``integrations.token_hash``, ``invite_tokens.token_hash``,
+  ``link_codes.code_hash``) hold hashes by design: they are checked to look like
+  hashes and swept like the rest, so their plaintext is nowhere either;
 - every log record of the run (captured at DEBUG: message, arguments, extras and
   exception text).
 
 The secrets: the password, PIN and security answer given to ``users.add``, the new
-password of ``auth.change_password``, the invite token read from the mail and the
+password of ``auth.change_password``, a portal link code and a switched session,
+the invite token read from the mail and the
 password set with it, every session token, an integration token, the password whose
 hash a directory request imports, the plaintext password of a refused directory
 request and the password in a poison message that is dead-lettered. Refused attempts carry
@@ -57,6 +59,7 @@ HASH_COLUMNS = {
     ("identity", "users", "security_answer_hash"),
     ("identity", "integrations", "token_hash"),
     ("invite-scheduler", "invite_tokens", "token_hash"),
+    ("account", "link_codes", "code_hash"),
 }
 
 
@@ -134,7 +137,7 @@ async def _run_flows(system: System, s: Secrets) -> None:
     change = {"current_password": s.values["password"], "new_password": s.new("new password")}
     await system.call("identity.v1.auth.change_password", change, token=first)
     login = {"email": mail, "password": s.values["new password"]}
-    s.new("second session", (await system.call("identity.v1.auth.login", login))["token"])
+    second = s.new("second session", (await system.call("identity.v1.auth.login", login))["token"])
 
     # refused attempts carrying secrets: a wrong password, an over-long new password,
     # a PIN that is not digits, an unknown invite token
@@ -144,7 +147,6 @@ async def _run_flows(system: System, s: Secrets) -> None:
         "current_password": s.values["new password"],
         "new_password": s.new("too long password") + "x" * 300,
     }
-    second = s.values["second session"]
     reply = await system.raw("identity.v1.auth.change_password", long_pw, token=second)
     assert reply.error_code == "validation_failed", reply.body
     bad_pin = setup | {"pin": s.new("letters pin")}
@@ -156,6 +158,24 @@ async def _run_flows(system: System, s: Secrets) -> None:
     assert reply.error_code == "validation_failed", reply.body
     bogus = {"token": s.new("unknown invite token"), "password": s.new("bogus activation pw")}
     assert (await system.raw("identity.v1.activation.complete", bogus)).error_code
+
+    # a portal: a link code, then a switched session (minted by identity for account)
+    portal = await system.call("account.v1.portals.create", {"name": f"BPO {uid()}"}, token=second)
+    linked = await system.create_account()
+    code = await system.call(
+        "account.v1.portals.link_code",
+        {"account_id": linked["id"]},
+        token=system.token_for(linked["id"]),
+    )
+    link = {
+        "portal_id": portal["id"],
+        "account_id": linked["id"],
+        "link_code": s.new("link code", code["link_code"]),
+    }
+    await system.call("account.v1.portals.link", link, token=second)
+    switch = {"portal_id": portal["id"], "account_id": linked["id"]}
+    switched = await system.call("account.v1.portals.switch", switch, token=second)
+    s.new("switched session", switched["token"])
 
     # an invitation: the token from the mail, activation.complete with a password
     invitee = email("sweep-invitee")
@@ -293,7 +313,7 @@ async def test_no_secret_of_a_run_is_found_afterwards(
     with caplog.at_level(logging.DEBUG):
         await _run_flows(system, s)
         await quiesce(system)  # every event delivered, every outbox row published
-    assert len(s.values) == 21, s.values
+    assert len(s.values) == 23, s.values
 
     messages, in_streams = await _sweep_streams(system, s)
     rows, in_databases = await _sweep_databases(system, s)
