@@ -84,10 +84,11 @@ async def test_unknown_revoked_invalid_and_expired_tokens_are_unauthenticated(
     expired, _ = TokenSigner(system.private_key).mint(
         user_id=uid("usr_"), account_id=acc["id"], permissions=Perm.ALL, ttl_seconds=-10
     )
-    for token in (itg["token"], "itg_" + "A" * 43, "not-a-jwt", expired):
-        rid, _ = await publish_request(system, acc["id"], entry(email()), token=token)
-        ev = await outcome(system, acc["id"], rid)
-        assert (ev["_subject"], ev["data"]["code"]) == (FAILED, "unauthenticated"), token
+    async with unchanged(system):  # nothing in any database
+        for token in (itg["token"], "itg_" + "A" * 43, "not-a-jwt", expired):
+            rid, _ = await publish_request(system, acc["id"], entry(email()), token=token)
+            ev = await outcome(system, acc["id"], rid)
+            assert (ev["_subject"], ev["data"]["code"]) == (FAILED, "unauthenticated"), token
     assert await users_of(system, acc["id"]) == []
 
 

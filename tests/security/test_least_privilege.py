@@ -93,19 +93,24 @@ async def test_nobody_grants_a_role_beyond_their_own(system: System) -> None:
     admin = await add_user(system, acc["id"], role="Users Admin")
     token = await login(system, admin)
     before = await read_user(system, plain)
-    await system.expect_error(
-        "forbidden",
-        "identity.v1.users.update",
-        {"account_id": acc["id"], "user_id": plain["id"], "fields": {"role": "Super Admin"}},
-        token=token,
-    )
-    assert await read_user(system, plain) == before
-    await system.expect_error(
-        "forbidden",
-        "identity.v1.roles.create",
-        {"account_id": acc["id"], "name": f"Buyer {uid()}", "permissions": [Perm.ACCOUNT_MANAGE]},
-        token=token,
-    )
+    async with unchanged(system):  # nothing in any database
+        await system.expect_error(
+            "forbidden",
+            "identity.v1.users.update",
+            {"account_id": acc["id"], "user_id": plain["id"], "fields": {"role": "Super Admin"}},
+            token=token,
+        )
+        assert await read_user(system, plain) == before
+        await system.expect_error(
+            "forbidden",
+            "identity.v1.roles.create",
+            {
+                "account_id": acc["id"],
+                "name": f"Buyer {uid()}",
+                "permissions": [Perm.ACCOUNT_MANAGE],
+            },
+            token=token,
+        )
     roles = await system.call("identity.v1.roles.list", {"account_id": acc["id"]}, token=token)
     assert all(r["predefined"] for r in roles["items"])
     # within its own rights it may: a Users Admin makes someone a Users Admin
@@ -122,14 +127,15 @@ async def test_the_last_full_admin_cannot_be_disabled_or_demoted(system: System)
     last = await add_user(system, acc["id"])
     before = await read_user(system, last)
     operator = await system.operator_token()
-    for fields in ({"status": "Disabled"}, {"role": "Users Admin"}):
-        err = await system.expect_error(
-            "conflict",
-            "identity.v1.users.update",
-            {"account_id": acc["id"], "user_id": last["id"], "fields": fields},
-            token=operator,
-        )
-        assert err.details["rule"] == "last_full_admin"
+    async with unchanged(system):  # nothing in any database
+        for fields in ({"status": "Disabled"}, {"role": "Users Admin"}):
+            err = await system.expect_error(
+                "conflict",
+                "identity.v1.users.update",
+                {"account_id": acc["id"], "user_id": last["id"], "fields": fields},
+                token=operator,
+            )
+            assert err.details["rule"] == "last_full_admin"
     assert await read_user(system, last) == before
     # with a second full admin, the first may go
     await add_user(system, acc["id"])
