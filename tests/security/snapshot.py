@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import nats.js.errors
 import sqlalchemy as sa
 
 from tests.support.system import System
@@ -94,17 +95,21 @@ async def _busy(system: System) -> list[str]:
             ).scalar_one()
             if n:
                 busy.append(f"{name}: {n} outbox row(s) unpublished")
+    # the running services' own durable consumers only: a test's ordered reader, the
+    # revocation watches (heartbeats never stop) and consumers other tests left behind
+    # are not work in flight
     js = system.harness_nc.jetstream()
-    for stream in await js.streams_info():
-        name = stream.config.name or ""
-        if name.startswith("KV_"):  # revocations: heartbeats never stop
-            continue
-        for ci in await js.consumers_info(name):
-            if not ci.config.durable_name:
-                continue  # a test's own ordered reader
+    for svc in system.services.values():
+        for runner in svc.runners.values():
+            try:
+                ci = await js.consumer_info(runner.sub.stream, runner.sub.name)
+            except nats.js.errors.NotFoundError:
+                busy.append(f"{runner.sub.stream}/{runner.sub.name}: not created yet")
+                continue
             if ci.num_pending or ci.num_ack_pending:
                 busy.append(
-                    f"{name}/{ci.name}: {ci.num_pending} pending, {ci.num_ack_pending} unacked"
+                    f"{runner.sub.stream}/{ci.name}: {ci.num_pending} pending,"
+                    f" {ci.num_ack_pending} unacked"
                 )
     return busy
 
