@@ -22,6 +22,7 @@ from tests.security.ingest_support import (
     publish_request,
     users_of,
 )
+from tests.security.snapshot import unchanged
 from tests.support.system import System, email, eventually, uid
 
 PASSWORD = "violet-harbour-47"
@@ -60,8 +61,9 @@ async def test_bare_request_for_a_super_admin_in_another_account_creates_nothing
             "security_answer": "Rex the dog",
         },
     )
-    rid, _ = await publish_request(system, victim["id"], attack)
-    ev = await outcome(system, victim["id"], rid)
+    async with unchanged(system):  # nothing in any database
+        rid, _ = await publish_request(system, victim["id"], attack)
+        ev = await outcome(system, victim["id"], rid)
     assert ev["_subject"] == FAILED
     assert ev["data"]["code"] == "unauthenticated"
     assert await users_of(system, victim["id"]) == []
@@ -82,10 +84,11 @@ async def test_unknown_revoked_invalid_and_expired_tokens_are_unauthenticated(
     expired, _ = TokenSigner(system.private_key).mint(
         user_id=uid("usr_"), account_id=acc["id"], permissions=Perm.ALL, ttl_seconds=-10
     )
-    for token in (itg["token"], "itg_" + "A" * 43, "not-a-jwt", expired):
-        rid, _ = await publish_request(system, acc["id"], entry(email()), token=token)
-        ev = await outcome(system, acc["id"], rid)
-        assert (ev["_subject"], ev["data"]["code"]) == (FAILED, "unauthenticated"), token
+    async with unchanged(system):  # nothing in any database
+        for token in (itg["token"], "itg_" + "A" * 43, "not-a-jwt", expired):
+            rid, _ = await publish_request(system, acc["id"], entry(email()), token=token)
+            ev = await outcome(system, acc["id"], rid)
+            assert (ev["_subject"], ev["data"]["code"]) == (FAILED, "unauthenticated"), token
     assert await users_of(system, acc["id"]) == []
 
 

@@ -22,6 +22,7 @@ from tests.security.session_helpers import (
     login,
     read_user,
 )
+from tests.security.snapshot import unchanged
 from tests.support.system import System, eventually, uid
 
 ACTIVATE_LATER = {"option": "activate_later"}
@@ -45,9 +46,10 @@ async def test_a_lesser_admin_cannot_set_a_super_admins_credentials(
     cmd = {"account_id": account_id, "user_id": target["id"]} | {
         k: v for k, v in credentials().items() if k != "option"
     }
-    err = await system.expect_error(
-        "forbidden", "identity.v1.users.assign_credentials", cmd, token=token
-    )
+    async with unchanged(system):  # nothing in any database
+        err = await system.expect_error(
+            "forbidden", "identity.v1.users.assign_credentials", cmd, token=token
+        )
     assert err.details["missing_permissions"]  # what the target holds and the caller lacks
     assert await read_user(system, target) == before
     assert before["status"] == "NotActivated"
@@ -64,13 +66,18 @@ async def test_a_users_admin_can_neither_demote_nor_disable_a_super_admin(
     admin = await add_user(system, acc["id"], role="Users Admin")
     token = await login(system, admin)
     before = await read_user(system, target)
-    for fields in ({"role": "Standard User"}, {"status": "Disabled"}, {"job_title": "Intern"}):
-        await system.expect_error(
-            "forbidden",
-            "identity.v1.users.update",
-            {"account_id": acc["id"], "user_id": target["id"], "fields": fields},
-            token=token,
-        )
+    async with unchanged(system):  # nothing in any database
+        for fields in (
+            {"role": "Standard User"},
+            {"status": "Disabled"},
+            {"job_title": "Intern"},
+        ):
+            await system.expect_error(
+                "forbidden",
+                "identity.v1.users.update",
+                {"account_id": acc["id"], "user_id": target["id"], "fields": fields},
+                token=token,
+            )
     assert await read_user(system, target) == before
     # and the Super Admin's session still works: nothing was revoked
     session = await login(system, target)
@@ -86,19 +93,24 @@ async def test_nobody_grants_a_role_beyond_their_own(system: System) -> None:
     admin = await add_user(system, acc["id"], role="Users Admin")
     token = await login(system, admin)
     before = await read_user(system, plain)
-    await system.expect_error(
-        "forbidden",
-        "identity.v1.users.update",
-        {"account_id": acc["id"], "user_id": plain["id"], "fields": {"role": "Super Admin"}},
-        token=token,
-    )
-    assert await read_user(system, plain) == before
-    await system.expect_error(
-        "forbidden",
-        "identity.v1.roles.create",
-        {"account_id": acc["id"], "name": f"Buyer {uid()}", "permissions": [Perm.ACCOUNT_MANAGE]},
-        token=token,
-    )
+    async with unchanged(system):  # nothing in any database
+        await system.expect_error(
+            "forbidden",
+            "identity.v1.users.update",
+            {"account_id": acc["id"], "user_id": plain["id"], "fields": {"role": "Super Admin"}},
+            token=token,
+        )
+        assert await read_user(system, plain) == before
+        await system.expect_error(
+            "forbidden",
+            "identity.v1.roles.create",
+            {
+                "account_id": acc["id"],
+                "name": f"Buyer {uid()}",
+                "permissions": [Perm.ACCOUNT_MANAGE],
+            },
+            token=token,
+        )
     roles = await system.call("identity.v1.roles.list", {"account_id": acc["id"]}, token=token)
     assert all(r["predefined"] for r in roles["items"])
     # within its own rights it may: a Users Admin makes someone a Users Admin
@@ -115,14 +127,15 @@ async def test_the_last_full_admin_cannot_be_disabled_or_demoted(system: System)
     last = await add_user(system, acc["id"])
     before = await read_user(system, last)
     operator = await system.operator_token()
-    for fields in ({"status": "Disabled"}, {"role": "Users Admin"}):
-        err = await system.expect_error(
-            "conflict",
-            "identity.v1.users.update",
-            {"account_id": acc["id"], "user_id": last["id"], "fields": fields},
-            token=operator,
-        )
-        assert err.details["rule"] == "last_full_admin"
+    async with unchanged(system):  # nothing in any database
+        for fields in ({"status": "Disabled"}, {"role": "Users Admin"}):
+            err = await system.expect_error(
+                "conflict",
+                "identity.v1.users.update",
+                {"account_id": acc["id"], "user_id": last["id"], "fields": fields},
+                token=operator,
+            )
+            assert err.details["rule"] == "last_full_admin"
     assert await read_user(system, last) == before
     # with a second full admin, the first may go
     await add_user(system, acc["id"])

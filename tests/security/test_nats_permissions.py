@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from shared import natsconf
 from shared import subjects as s
 from tests.integration.identity.conftest import creds, entry, ready_account
+from tests.security.snapshot import unchanged
 from tests.support.system import System, email, eventually, uid
 
 EXTERNAL = (
@@ -174,16 +175,17 @@ async def test_client_cannot_publish_events_or_call_internal_subjects(
     configured: System, conn: Any
 ) -> None:
     client = await conn("client")
-    await client.publish_refused(s.USER_ADDED)
-    await client.publish_refused("events.account.account.created")
-    await client.publish_refused(s.INGEST_USER_REQUESTED)
-    await client.publish_refused("$JS.API.STREAM.DELETE.EVENTS_IDENTITY")
-    for subject in natsconf.INTERNAL_SUBJECTS:
-        await client.publish_refused(subject)
-    # the refused request never reaches the service: no reply, no error reply
-    assert client.nc is not None
-    with pytest.raises(nats.errors.TimeoutError):
-        await client.nc.request(s.AUTH_MINT, b"{}", timeout=0.5)
+    async with unchanged(configured):  # nothing in any database
+        await client.publish_refused(s.USER_ADDED)
+        await client.publish_refused("events.account.account.created")
+        await client.publish_refused(s.INGEST_USER_REQUESTED)
+        await client.publish_refused("$JS.API.STREAM.DELETE.EVENTS_IDENTITY")
+        for subject in natsconf.INTERNAL_SUBJECTS:
+            await client.publish_refused(subject)
+        # the refused request never reaches the service: no reply, no error reply
+        assert client.nc is not None
+        with pytest.raises(nats.errors.TimeoutError):
+            await client.nc.request(s.AUTH_MINT, b"{}", timeout=0.5)
 
 
 async def test_client_reaches_every_public_service(configured: System) -> None:

@@ -24,6 +24,7 @@ from tests.security.session_helpers import (
     read_user,
     refused_everywhere_within_bound,
 )
+from tests.security.snapshot import unchanged
 from tests.support.system import System, eventually, uid
 
 
@@ -163,22 +164,23 @@ async def test_a_demoted_and_disabled_super_admin_can_no_longer_switch(system: S
     assert await _switch(system, portal, linked["id"], token) == "ok"
     await _update(system, user, role="Standard User", status="Disabled")
     assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
-    assert await _switch(system, portal, linked["id"], token) == "unauthenticated"
-    # nor do users.list and users.add work with the old token; nothing is added
     acc = {"account_id": user["account_id"]}
     operator = await system.operator_token()
     before = await system.call("identity.v1.users.list", acc, token=operator)
-    assert await answer(system, "identity.v1.users.list", acc, token) == "unauthenticated"
-    entry = {
-        "first_name": "Eve",
-        "last_name": "Intruder",
-        "email": f"eve-{uid()}@example.com",
-        "user_type": "mobile",
-        "role": "Super Admin",
-        "setup": {"option": "activate_later"},
-    }
-    adding = acc | {"users": [entry]}
-    assert await answer(system, "identity.v1.users.add", adding, token) == "unauthenticated"
+    async with unchanged(system):  # nothing in any database
+        assert await _switch(system, portal, linked["id"], token) == "unauthenticated"
+        # nor do users.list and users.add work with the old token; nothing is added
+        assert await answer(system, "identity.v1.users.list", acc, token) == "unauthenticated"
+        entry = {
+            "first_name": "Eve",
+            "last_name": "Intruder",
+            "email": f"eve-{uid()}@example.com",
+            "user_type": "mobile",
+            "role": "Super Admin",
+            "setup": {"option": "activate_later"},
+        }
+        adding = acc | {"users": [entry]}
+        assert await answer(system, "identity.v1.users.add", adding, token) == "unauthenticated"
     assert await system.call("identity.v1.users.list", acc, token=operator) == before
 
 
@@ -286,9 +288,10 @@ async def test_a_temporary_password_session_may_only_change_the_password(
         ("account.v1.accounts.get", {"account_id": acc["id"]}),
         ("invites.v1.list", {"account_id": acc["id"]}),
     ]
-    for subject, payload in attempts:
-        err = await system.expect_error("forbidden", subject, payload, token=token)
-        assert "change the password first" in err.message
+    async with unchanged(system):  # nothing in any database
+        for subject, payload in attempts:
+            err = await system.expect_error("forbidden", subject, payload, token=token)
+            assert "change the password first" in err.message
     assert await read_user(system, user) == before
     await system.call(
         "identity.v1.auth.change_password",

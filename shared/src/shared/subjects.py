@@ -66,7 +66,7 @@ INTEGRATIONS_REVOKE = "identity.v1.integrations.revoke"
 IDENTITY_DEAD_LETTERS_LIST = "identity.v1.dead_letters.list"
 IDENTITY_DEAD_LETTERS_REPLAY = "identity.v1.dead_letters.replay"
 
-# --- revocations (JetStream KV bucket; docs/security-sessions.md) -------------
+# --- revocations (JetStream KV bucket; docs/security.md, "Sessions and authorization") ---
 REVOCATIONS_BUCKET = "REVOCATIONS"
 REVOCATIONS_ALL = "$KV.REVOCATIONS.>"
 

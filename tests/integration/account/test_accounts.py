@@ -134,7 +134,8 @@ async def test_operator_suspends_with_reason_and_closed_is_final(system: System)
         token=op,
     )
     # only operators reopen: another account's admin is forbidden, and the closed
-    # account's own sessions no longer work at all (docs/security-sessions.md)
+    # account's own sessions no longer work at all (docs/security.md, "Sessions and
+    # authorization")
     other = await system.create_account()
     await system.expect_error(
         "forbidden",

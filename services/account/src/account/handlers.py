@@ -151,7 +151,7 @@ async def set_status(cmd: c.SetStatus, uow: UnitOfWork, principal: Principal) ->
         uow.add_event(make_event(SOURCE, s.ACCOUNT_STATUS_CHANGED, data, key=row["id"]))
         if cmd.status != previous:
             # sessions issued before end; none works while Suspended or Closed
-            # (docs/security-sessions.md)
+            # (docs/security.md, "Sessions and authorization")
             uow.add_event(revoke_account(SOURCE, row["id"], blocked=cmd.status != "Active"))
         await uow.commit()
     return to_account(row)

@@ -20,3 +20,7 @@ class IdentityConfig(ServiceSettings):
     lockout_seconds: int = Field(default=900, ge=1)
     # threads for argon2/bcrypt: bounds the CPU and memory a flood of sign-ins can take
     hash_threads: int = Field(default=2, ge=1, le=64)
+    # a directory request naming an account identity has not heard of yet (its
+    # account.created event still on its way) is retried this long after it was
+    # published before it fails ``not_found`` (IDENTITY_DIRECTORY_UNKNOWN_ACCOUNT_WAIT_SECONDS)
+    directory_unknown_account_wait_seconds: float = Field(default=30.0, ge=0, le=3600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from shared.auth import Principal, TokenSigner
@@ -249,9 +250,18 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
 
     async def on_user_requested(d: Delivery, u: UnitOfWork) -> None:
         data = d.data.get("data") if isinstance(d.data.get("data"), dict) else d.data
+        # eventual consistency: the account may be created a moment before identity
+        # hears of it; a young request waits for it (retried), an older one fails
+        age = (datetime.now(UTC) - d.published_at).total_seconds() if d.published_at else None
+        young = age is not None and age < config.directory_unknown_account_wait_seconds
         try:
             await itg.provision_requested(
-                cast(dict[str, Any], data), d.headers, cast(Uow, u), deps, svc.verifier.verify
+                cast(dict[str, Any], data),
+                d.headers,
+                cast(Uow, u),
+                deps,
+                svc.verifier.verify,
+                wait_for_account=young,
             )
         except ValueError as exc:  # the envelope itself is malformed
             raise Poison(str(exc)) from exc

@@ -32,6 +32,7 @@ from shared.errors import (
     ValidationFailed,
     field_error,
 )
+from shared.faults import Transient
 from shared.ids import new_id
 from shared.messaging.outbox import make_event
 from shared.messaging.payload import find_problem
@@ -206,13 +207,20 @@ async def provision_requested(
     uow: UnitOfWork,
     deps: Deps,
     verify_session: SessionVerifier,
+    *,
+    wait_for_account: bool = False,
 ) -> None:
     """``ingest.directory.user.requested``: like ``users.add`` by the request's principal,
     for one entry; the outcome is ``user.added`` (with ``request_id``) or
     ``user.provisioning_failed``. Runs in the consumer's transaction. A request
     refused for its credentials records nothing (its request id stays free for the
     account's own systems); any other outcome is recorded once per (account, request
-    id). Raises ``ValueError`` for an envelope that cannot be answered at all."""
+    id). Raises ``ValueError`` for an envelope that cannot be answered at all.
+
+    With ``wait_for_account`` (the request is young), an account identity has not
+    heard of yet raises :class:`Transient`: its ``account.created`` event may still be
+    on its way, so the consumer retries; once the request is older, it fails
+    ``not_found`` as before."""
     problem = find_problem(data)
     if problem is not None and not problem[0].startswith("user"):
         raise ValueError(f"{problem[0]} {problem[1]}")
@@ -228,6 +236,8 @@ async def provision_requested(
         return
     if await uow.provisioning.seen(req.account_id, req.request_id):
         return
+    if wait_for_account and await uow.accounts.get(req.account_id) is None:
+        raise Transient(f"account {req.account_id} not heard of yet")
     try:
         if problem is not None:
             raise ValidationFailed(f"The field {problem[0]} {problem[1]}.", [field_error(*problem)])
