@@ -3,7 +3,8 @@ containers (docker-compose.yml runs it once before anything else).
 
 Kept in ``<state-dir>`` (created once, reused): the token signing key pair, the
 internal key, every NATS user's password, and ``client.env`` with the client,
-ingest and observer (event watching) credentials for operators (``NAME='value'`` lines, CONTRACT.md's names).
+ingest and observer (event watching) credentials for operators (``NAME='value'``
+lines, CONTRACT.md's names).
 Written on every run to ``<out-dir>`` (so an upgrade picks up a new permission table):
 
 - ``nats/nats.conf``: nats-server's configuration with the authorization block of
@@ -119,9 +120,7 @@ def write_all(
     )
     natsconf.write_private(
         state_dir / "client.env",
-        natsconf.env_lines(
-            creds["client"].env() | creds["ingest"].env() | creds["observer"].env()
-        ),
+        natsconf.env_lines(creds["client"].env() | creds["ingest"].env() | creds["observer"].env()),
     )
     for user in natsconf.SERVICES:
         values = creds[user].env(prefix="") | {

@@ -1105,10 +1105,7 @@ def events_tail(
             if not c.nc.is_connected:
                 raise ConnectionFailed("The NATS connection closed.")
             if not announced:
-                message(
-                    f"Following {', '.join(subjects)} as NATS user {user} "
-                    "(Ctrl-C stops) ..."
-                )
+                message(f"Following {', '.join(subjects)} as NATS user {user} (Ctrl-C stops) ...")
                 announced = True
             wait = 0.5
             if deadline is not None:
