@@ -35,6 +35,9 @@ async def test_the_client_credentials_in_the_env_file_sign_in(e2e: E2E) -> None:
         "INGEST_NATS_USER",
         "INGEST_NATS_PASSWORD",
         "INGEST_NATS_INBOX_PREFIX",
+        "OBSERVER_NATS_USER",
+        "OBSERVER_NATS_PASSWORD",
+        "OBSERVER_NATS_INBOX_PREFIX",
         "OPERATOR_EMAIL",
         "OPERATOR_PASSWORD",
     ):

@@ -306,3 +306,61 @@ async def test_every_service_watches_revocations_and_writes_only_its_own_keys(
         for key in (user_key, account_key, f"heartbeat.identity.{uid('i')}"):
             await reader.publish_refused(f"$KV.{b}.{key}")
         await reader.publish_refused(f"$JS.API.STREAM.DELETE.{natsconf.REVOCATIONS_STREAM}")
+
+
+# --- observer (operators' `provisioning events tail`) ------------------------------
+async def test_observer_follows_events_live(configured: System, conn: Any) -> None:
+    observer = await conn("observer")
+    assert observer.nc is not None
+    got: list[Msg] = []
+
+    async def keep(msg: Msg) -> None:
+        got.append(msg)
+
+    await observer.nc.subscribe("events.>", cb=keep)
+    await observer.nc.subscribe(s.EVENTS_ACCOUNT_ALL, cb=keep)
+    await observer.nc.flush()
+    acc = await ready_account(configured)  # account.created (and more) from the service
+    await eventually(
+        lambda: any(m.subject == s.ACCOUNT_CREATED and acc["id"] in m.data.decode() for m in got),
+        timeout=10,
+    )
+    assert observer.errors == []
+
+
+async def test_observer_publishes_nothing(configured: System, conn: Any) -> None:
+    observer = await conn("observer")
+    for subject in (
+        s.AUTH_LOGIN,
+        s.ACCOUNTS_CREATE,
+        s.IDENTITY_HEALTH,
+        s.USER_ADDED,
+        s.INGEST_USER_REQUESTED,
+        "$JS.API.STREAM.INFO.EVENTS_IDENTITY",
+        "$JS.API.CONSUMER.CREATE.EVENTS_IDENTITY",
+        "$JS.API.STREAM.PURGE.EVENTS_IDENTITY",
+        "$KV.REVOCATIONS.x",
+        "_INBOX_client.x",
+        "_INBOX_observer.x",
+        *natsconf.INTERNAL_SUBJECTS,
+    ):
+        await observer.publish_refused(subject)
+    # a request never reaches a service: it times out, no reply
+    assert observer.nc is not None
+    with pytest.raises(nats.errors.TimeoutError):
+        await observer.nc.request(s.IDENTITY_HEALTH, b"{}", timeout=0.5)
+
+
+async def test_observer_cannot_listen_to_requests_or_other_inboxes(
+    configured: System, conn: Any
+) -> None:
+    spy = await conn("observer")
+    seen = await spy.subscribe_refused(s.AUTH_LOGIN)
+    seen += await spy.subscribe_refused(s.AUTH_LOGIN, queue="identity")
+    seen += await spy.subscribe_refused("identity.v1.>")
+    seen += await spy.subscribe_refused("_INBOX_client.>")
+    seen += await spy.subscribe_refused("_INBOX.>")
+    seen += await spy.subscribe_refused("ingest.>")
+    seen += await spy.subscribe_refused(">")
+    assert "token" in await login(configured)
+    assert seen == []

@@ -270,3 +270,21 @@ async def test_a_refusal_about_the_account_stops_the_import() -> None:
     assert job.aborted is not None and job.aborted.code == "not_found"
     assert [r.status for r in results] == ["failed"] * 60
     assert results[-1].error == "not sent (not_found)"
+
+
+def test_events_tail_connects_as_the_observer_when_its_credentials_are_set() -> None:
+    env = {
+        "NATS_URL": "nats://h:1",
+        "NATS_USER": "client",
+        "NATS_PASSWORD": "c",
+        "NATS_INBOX_PREFIX": "_INBOX_client",
+    }
+    assert Connection.observer_from_env(env) is None
+    env |= {
+        "OBSERVER_NATS_USER": "observer",
+        "OBSERVER_NATS_PASSWORD": "o",
+        "OBSERVER_NATS_INBOX_PREFIX": "_INBOX_observer",
+    }
+    obs = Connection.observer_from_env(env)
+    assert obs == Connection("nats://h:1", "observer", "o", None, "_INBOX_observer")
+    assert Connection.from_env(env).user == "client"

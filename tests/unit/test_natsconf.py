@@ -5,6 +5,7 @@ nats-server accepts the generated configuration."""
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,18 @@ def test_the_client_role_may_call_public_subjects_only() -> None:
     assert natsconf.INGEST.publish_allow == ("ingest.>",)
 
 
+def test_the_observer_role_only_watches_events() -> None:
+    obs = natsconf.OBSERVER
+    assert obs.publish_allow == () and obs.publish_deny == (">",)
+    assert obs.subscribe_allow == ("events.>", "_INBOX_observer.>")
+    assert not obs.allow_responses and not obs.unrestricted
+    assert obs.permissions() == {
+        "publish": {"deny": [">"]},
+        "subscribe": {"allow": ["events.>", "_INBOX_observer.>"]},
+    }
+    assert "observer" in {r.user for r in natsconf.roles()}
+
+
 def test_nats_server_accepts_the_generated_configuration(tmp_path: Path) -> None:
     conf = tmp_path / "auth.conf"
     natsconf.write_private(conf, natsconf.authorization_block(natsconf.generate(harness=True)))
@@ -80,6 +93,7 @@ def test_the_cli_prints_a_block_without_the_harness(tmp_path: Path) -> None:
     names = {line.split("=", 1)[0] for line in env_out.read_text().splitlines()}
     assert {"NATS_USER", "NATS_PASSWORD", "NATS_INBOX_PREFIX", "INGEST_NATS_PASSWORD"} <= names
     assert {"IDENTITY_NATS_PASSWORD", "ACCOUNT_NATS_PASSWORD"} <= names
+    assert {"OBSERVER_NATS_USER", "OBSERVER_NATS_PASSWORD", "OBSERVER_NATS_INBOX_PREFIX"} <= names
 
 
 def test_compose_secrets_are_private_and_the_signing_key_only_identitys(tmp_path: Path) -> None:
@@ -100,7 +114,18 @@ def test_compose_secrets_are_private_and_the_signing_key_only_identitys(tmp_path
         url = next(line for line in text.splitlines() if f"{prefix}DATABASE_URL=" in line)
         assert f"postgresql://{db}:" in url and f":{db}@" not in url  # a generated password
         assert url.split(":")[2].split("@")[0] in (out / "postgres" / "roles.sql").read_text()
-    assert "TOKEN_PRIVATE_KEY" not in (state / "client.env").read_text()
+    client_env = (state / "client.env").read_text()
+    assert "TOKEN_PRIVATE_KEY" not in client_env
+    assert "OBSERVER_NATS_USER='observer'" in client_env
+    # a state written before the observer role existed gets a stable password for it
+    saved = json.loads((state / "secrets.json").read_text())
+    password = saved.pop("nats:observer")
+    (state / "secrets.json").write_text(json.dumps(saved))
+    subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
+    again = json.loads((state / "secrets.json").read_text())["nats:observer"]
+    assert again != password and again in (out / "nats" / "nats.conf").read_text()
+    subprocess.run([sys.executable, "-m", "shared.keys", str(state), str(out)], check=True)
+    assert json.loads((state / "secrets.json").read_text())["nats:observer"] == again
     exe = Path(sys.executable).parent / "nats-server"
     r = subprocess.run(
         [str(exe), "-c", str(out / "nats" / "nats.conf"), "-t"], capture_output=True, text=True

@@ -2,8 +2,9 @@
 containers (docker-compose.yml runs it once before anything else).
 
 Kept in ``<state-dir>`` (created once, reused): the token signing key pair, the
-internal key, every NATS user's password, and ``client.env`` with the client and
-ingest credentials for operators (``NAME='value'`` lines, CONTRACT.md's names).
+internal key, every NATS user's password, and ``client.env`` with the client,
+ingest and observer (event watching) credentials for operators (``NAME='value'``
+lines, CONTRACT.md's names).
 Written on every run to ``<out-dir>`` (so an upgrade picks up a new permission table):
 
 - ``nats/nats.conf``: nats-server's configuration with the authorization block of
@@ -66,7 +67,11 @@ def _db_passwords(state: dict[str, str]) -> bool:
 def _state(path: Path) -> dict[str, str]:
     if path.exists():
         data: dict[str, str] = json.loads(path.read_text())
-        if _db_passwords(data):
+        added = _db_passwords(data)
+        for c in natsconf.generate().values():  # a NATS role added since (observer)
+            if f"nats:{c.user}" not in data:
+                data[f"nats:{c.user}"], added = c.password, True
+        if added:
             natsconf.write_private(path, json.dumps(data, indent=2))
         return data
     priv, pub = generate_keypair()
@@ -115,7 +120,7 @@ def write_all(
     )
     natsconf.write_private(
         state_dir / "client.env",
-        natsconf.env_lines(creds["client"].env() | creds["ingest"].env()),
+        natsconf.env_lines(creds["client"].env() | creds["ingest"].env() | creds["observer"].env()),
     )
     for user in natsconf.SERVICES:
         values = creds[user].env(prefix="") | {

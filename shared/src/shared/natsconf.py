@@ -12,6 +12,8 @@ user, and the server enforces each user's publish/subscribe permissions. Roles:
   receives replies only in its own inbox prefix;
 - ``ingest`` (other systems): publishes only to ``ingest.>`` (and gets JetStream's
   PubAck in its own inbox prefix);
+- ``observer`` (operators watching events, ``provisioning events tail``): subscribes
+  to ``events.>`` (live, core NATS) and its own inbox prefix; publishes nothing;
 - ``harness`` (test harness only, never in ``make run`` or compose): everything.
 
 ``python -m shared.natsconf`` prints the block for an operator who runs their own
@@ -168,10 +170,12 @@ class Role:
     """No permissions block at all (the test harness only)."""
 
     def permissions(self) -> dict[str, Any]:
-        perms: dict[str, Any] = {
-            "publish": {"allow": list(self.publish_allow)},
-            "subscribe": {"allow": list(self.subscribe_allow)},
-        }
+        # an empty allow list is left out (the deny list then does the refusing)
+        perms: dict[str, Any] = {"publish": {}, "subscribe": {}}
+        if self.publish_allow:
+            perms["publish"]["allow"] = list(self.publish_allow)
+        if self.subscribe_allow:
+            perms["subscribe"]["allow"] = list(self.subscribe_allow)
         if self.publish_deny:
             perms["publish"]["deny"] = list(self.publish_deny)
         if self.subscribe_deny:
@@ -250,6 +254,18 @@ INGEST = Role(
     subscribe_allow=("_INBOX_ingest.>",),
 )
 
+# Read-only event watching for operators: a plain subscription to the event subjects
+# (no JetStream API, so no history, no consumer to create or delete) and nothing to
+# publish at all (deny ">": an empty allow list alone would not restrict).
+OBSERVER = Role(
+    user="observer",
+    env_prefix="OBSERVER_",
+    inbox_prefix="_INBOX_observer",
+    publish_allow=(),
+    publish_deny=(">",),
+    subscribe_allow=("events.>", "_INBOX_observer.>"),
+)
+
 HARNESS = Role(
     user="harness",
     env_prefix="HARNESS_",
@@ -262,7 +278,7 @@ HARNESS = Role(
 
 def roles(*, harness: bool = False) -> list[Role]:
     """Every role, in a stable order (the harness only when asked)."""
-    out = [service_role(g) for g in SERVICES.values()] + [CLIENT, INGEST]
+    out = [service_role(g) for g in SERVICES.values()] + [CLIENT, INGEST, OBSERVER]
     return [*out, HARNESS] if harness else out
 
 
@@ -329,12 +345,14 @@ def authorization_block(creds: Mapping[str, Credentials]) -> str:
             ind = "          "
             lines.append("      permissions: {")
             lines.append("        publish: {")
-            lines.append(f"          allow: {_list(r.publish_allow, ind)}")
+            if r.publish_allow:
+                lines.append(f"          allow: {_list(r.publish_allow, ind)}")
             if r.publish_deny:
                 lines.append(f"          deny: {_list(r.publish_deny, ind)}")
             lines.append("        }")
             lines.append("        subscribe: {")
-            lines.append(f"          allow: {_list(r.subscribe_allow, ind)}")
+            if r.subscribe_allow:
+                lines.append(f"          allow: {_list(r.subscribe_allow, ind)}")
             if r.subscribe_deny:
                 lines.append(f"          deny: {_list(r.subscribe_deny, ind)}")
             lines.append("        }")

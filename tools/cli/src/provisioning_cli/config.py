@@ -27,7 +27,13 @@ CONNECTION_VARS = (
     "NATS_INBOX_PREFIX",
     "OPERATOR_EMAIL",
     "OPERATOR_PASSWORD",
+    # the read-only event watching user (`events tail`; docs/security.md "observer")
+    "OBSERVER_NATS_USER",
+    "OBSERVER_NATS_PASSWORD",
+    "OBSERVER_NATS_CREDS",
+    "OBSERVER_NATS_INBOX_PREFIX",
 )
+OBSERVER_PREFIX = "OBSERVER_"
 # A cached token this close to its expiry is treated as expired.
 EXPIRY_MARGIN_SECONDS = 60
 
@@ -79,14 +85,23 @@ class Connection:
     inbox_prefix: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Connection:
+    def from_env(cls, env: Mapping[str, str], prefix: str = "") -> Connection:
+        """The client's connection, or with ``prefix`` (``OBSERVER_``) another NATS
+        user's on the same server."""
         return cls(
             url=env.get("NATS_URL") or "nats://127.0.0.1:4222",
-            user=env.get("NATS_USER") or None,
-            password=env.get("NATS_PASSWORD") or None,
-            creds=env.get("NATS_CREDS") or None,
-            inbox_prefix=env.get("NATS_INBOX_PREFIX") or None,
+            user=env.get(f"{prefix}NATS_USER") or None,
+            password=env.get(f"{prefix}NATS_PASSWORD") or None,
+            creds=env.get(f"{prefix}NATS_CREDS") or None,
+            inbox_prefix=env.get(f"{prefix}NATS_INBOX_PREFIX") or None,
         )
+
+    @classmethod
+    def observer_from_env(cls, env: Mapping[str, str]) -> Connection | None:
+        """The observer's connection (``OBSERVER_NATS_*``), when its credentials are set."""
+        if env.get(f"{OBSERVER_PREFIX}NATS_USER") or env.get(f"{OBSERVER_PREFIX}NATS_CREDS"):
+            return cls.from_env(env, OBSERVER_PREFIX)
+        return None
 
 
 def config_dir() -> Path:

@@ -115,13 +115,20 @@ async def _session_token(c: Connected, st: State) -> str:
     return cached.token
 
 
-def run(ctx: typer.Context, action: Callable[[Connected], Awaitable[T]], *, auth: bool = True) -> T:
-    """Connect, attach the cached session, run ``action``; every failure becomes a
-    clear message on stderr and a distinct exit status."""
+def run(
+    ctx: typer.Context,
+    action: Callable[[Connected], Awaitable[T]],
+    *,
+    auth: bool = True,
+    conn: Connection | None = None,
+) -> T:
+    """Connect (as the client, or as ``conn``), attach the cached session, run
+    ``action``; every failure becomes a clear message on stderr and a distinct exit
+    status."""
     st = _state(ctx)
 
     async def main() -> T:
-        async with connect(st.connection()) as c:
+        async with connect(conn or st.connection()) as c:
             if auth:
                 c.token = await _session_token(c, st)
             return await action(c)
@@ -1032,12 +1039,20 @@ def events_tail(
             "(repeatable; default: every event).",
         ),
     ] = None,
-    count: Annotated[int, typer.Option(help="Stop after this many events (0: never).")] = 0,
+    count: Annotated[int, typer.Option(min=0, help="Stop after this many events (0: never).")] = 0,
+    for_seconds: Annotated[
+        float,
+        typer.Option("--for", min=0, help="Stop after this many seconds (0: never)."),
+    ] = 0,
 ) -> None:
-    """Follow events live (a plain subscription: from now on, no history). The client
-    NATS role may not be allowed to subscribe to events: the command says so."""
+    """Follow events live (a plain subscription: from now on, no history) as the
+    read-only observer NATS user (OBSERVER_NATS_*), else as the client, whose role may
+    not subscribe to events: the command then says so."""
     st = _state(ctx)
     subjects = [event_subject(k) for k in kind] if kind else ["events.>"]
+    env = st.env()
+    observer = Connection.observer_from_env(env)
+    user = (observer or Connection.from_env(env)).user or "(credentials file)"
 
     async def action(c: Connected) -> int:
         done = asyncio.Event()
@@ -1045,6 +1060,8 @@ def events_tail(
 
         async def on_msg(msg: Any) -> None:
             nonlocal seen
+            if done.is_set():
+                return
             try:
                 ev = json.loads(msg.data)
             except ValueError:
@@ -1065,29 +1082,46 @@ def events_tail(
         for subject in subjects:
             await c.nc.subscribe(subject, cb=on_msg)
         await c.nc.flush(timeout=5)
+        # a refusal arrives before the flush's PONG; give its callback a moment
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + for_seconds if for_seconds else None
         announced = False
         while not done.is_set():
             denied = [e for e in c.errors if "permissions violation" in str(e).lower()]
             if denied:
+                hint = (
+                    "The observer role subscribes to events.> only; check --type."
+                    if observer
+                    else "The client role may not subscribe to events (docs/security.md): "
+                    "set OBSERVER_NATS_USER / OBSERVER_NATS_PASSWORD / "
+                    "OBSERVER_NATS_INBOX_PREFIX (`make run` writes them to .devstack/env), "
+                    "or read the services' logs."
+                )
                 raise Denied(
-                    f"The broker does not let this NATS user subscribe to "
-                    f"{', '.join(subjects)} ({denied[0]}). Events are not part of the client "
-                    "role's permissions: ask for a user that may read events, or use the "
-                    "services' logs."
+                    f"The broker does not let NATS user {user} subscribe to "
+                    f"{', '.join(subjects)} ({denied[0]}). {hint}"
                 )
             if not c.nc.is_connected:
                 raise ConnectionFailed("The NATS connection closed.")
-            if not announced and not st.as_json:
-                message(f"Following {', '.join(subjects)} (Ctrl-C stops) ...")
+            if not announced:
+                message(f"Following {', '.join(subjects)} as NATS user {user} (Ctrl-C stops) ...")
                 announced = True
+            wait = 0.5
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 0.5)
+                await asyncio.wait_for(done.wait(), wait)
         return seen
 
     try:
-        run(ctx, action, auth=False)
+        seen = run(ctx, action, auth=False, conn=observer)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+    if not st.as_json:
+        message(f"{seen} event(s).")
 
 
 # --- dead letters --------------------------------------------------------------------

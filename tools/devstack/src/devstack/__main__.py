@@ -51,12 +51,14 @@ The provisioning stack is up ({took:.1f}s).
 
   Operator    {env["OPERATOR_EMAIL"]}  /  {env["OPERATOR_PASSWORD"]}
   Credentials {stack.env_file}  (mode 0600: NATS_URL, NATS_USER, NATS_PASSWORD,
-              NATS_INBOX_PREFIX, INGEST_NATS_*, OPERATOR_EMAIL, OPERATOR_PASSWORD)
+              NATS_INBOX_PREFIX, INGEST_NATS_*, OBSERVER_NATS_*, OPERATOR_EMAIL,
+              OPERATOR_PASSWORD)
 {external}
 First commands (in another terminal, in this directory; the CLI reads {stack.env_file}):
   {cli} login --operator
   {cli} status
   {cli} accounts create "Acme Corp" --country US --plan ultra
+  {cli} events tail          (as the read-only observer NATS user)
 
 One raw request (no CLI):
   {py} -m devstack req identity.v1.health{req_dir}

@@ -95,8 +95,8 @@ class Stack:
     harness: bool = False
     """Add the all-powerful ``harness`` NATS user (benchmarks only; never ``make run``)."""
     env: dict[str, str] = field(default_factory=dict)
-    """What a client of the stack needs (written to ``<root>/env``): URLs, the client
-    and ingest credentials, the operator; never a private key."""
+    """What a client of the stack needs (written to ``<root>/env``): URLs, the client,
+    ingest and observer credentials, the operator; never a private key."""
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     """Each service process's own variables (its NATS user; the signing key for identity)."""
     nats_creds: dict[str, Credentials] = field(default_factory=dict)
@@ -144,6 +144,7 @@ class Stack:
         if os.environ.get("NATS_URL"):
             env["NATS_URL"] = os.environ["NATS_URL"]
             env |= self._external_nats_env("") | self._external_nats_env("INGEST_")
+            env |= self._external_nats_env("OBSERVER_")
             nats_env = {
                 svc: self._external_nats_env(natsconf.SERVICES[user].env_prefix)
                 for svc, user in SERVICE_USERS.items()
@@ -153,7 +154,8 @@ class Stack:
             port = pick_port("NATS", NATS_PORT, self.moved)
             self.nats = start_nats(self.root / "nats", port=port, config=self.nats_config)
             env["NATS_URL"] = self.nats.url
-            env |= self.nats_creds["client"].env() | self.nats_creds["ingest"].env()
+            for role in ("client", "ingest", "observer"):
+                env |= self.nats_creds[role].env()
             nats_env = {svc: self.nats_creds[user].env() for svc, user in SERVICE_USERS.items()}
         common["NATS_URL"] = env["NATS_URL"]
         if os.environ.get("DATABASE_URL"):
@@ -219,11 +221,12 @@ class Stack:
             print(warning, flush=True)
 
     def client_connect_kwargs(self, role: str = "client") -> dict[str, Any]:
-        """``nats.connect`` arguments for the client (or ``ingest``, or with
+        """``nats.connect`` arguments for the client (or ``ingest``, ``observer``, or with
         ``harness=True`` the ``harness``) role."""
         if role == "harness":
             return self.nats_creds["harness"].connect_kwargs()
-        return nats_env_kwargs("INGEST_" if role == "ingest" else "", self.env)
+        prefix = {"ingest": "INGEST_", "observer": "OBSERVER_"}.get(role, "")
+        return nats_env_kwargs(prefix, self.env)
 
     async def connect(self, role: str = "client", **kwargs: Any) -> Client:
         import nats
