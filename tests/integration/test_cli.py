@@ -263,7 +263,8 @@ async def test_events_tail_says_so_when_the_client_role_may_not_subscribe(
         pytest.skip("NATS runs without per-role permissions here")
     result = await Cli(system, tmp_path / "config")("events", "tail", "--count", "1")
     assert result.exit_code == EXIT_CONNECTION
-    assert "does not let this NATS user subscribe" in result.stderr
+    assert "does not let NATS user client subscribe to events" in result.stderr
+    assert "OBSERVER_NATS_USER" in result.stderr
 
 
 async def test_invites_engage_import_and_dead_letters(
