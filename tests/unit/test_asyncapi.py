@@ -109,3 +109,30 @@ def test_the_official_parser_reports_no_error() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 error(s)" in proc.stdout
     json.loads(DOC.read_text())  # and it is plain JSON
+
+
+# The official AsyncAPI 3.0.0 JSON schema, vendored from @asyncapi/specs 6.11.1
+# (schemas/3.0.0-without-$id.json): checked without Node.js or the network.
+SCHEMA = Path(__file__).parent / "data" / "asyncapi-3.0.0.schema.json"
+
+
+def _schema_errors(document: dict[str, Any]) -> list[str]:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator.iter_errors(document)
+    ]
+
+
+def test_committed_document_is_valid_against_the_official_asyncapi_3_json_schema() -> None:
+    assert _schema_errors(json.loads(DOC.read_text())) == []
+
+
+def test_the_vendored_schema_refuses_a_broken_document() -> None:
+    broken = json.loads(DOC.read_text())
+    broken["asyncapi"] = "2.6.0"
+    del broken["info"]
+    assert _schema_errors(broken)
