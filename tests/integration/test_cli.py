@@ -121,6 +121,8 @@ async def test_login_caches_the_session_privately_and_status_shows_every_service
         "engage-import",
     }
     assert all(h["status"] == "ok" and h["database"] == "ok" for h in health)
+    # each service's instances answer NATS service discovery
+    assert all(h["instances"] >= 1 for h in health)
     table = await c("status")
     assert table.exit_code == 0 and "identity" in table.stdout
 

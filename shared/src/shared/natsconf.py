@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import subjects as s
+from shared.discovery import discovery_subjects
 
 JS_API = "$JS.API"
 
@@ -53,6 +54,10 @@ INTERNAL_SUBJECTS: tuple[str, ...] = (
     s.INVENTORY_RELEASE,
     s.INVITES_REDEEM,
 )
+
+# NATS service discovery (shared.discovery): who is running, which version, where
+# its metrics are.
+DISCOVERY_REQUESTS: tuple[str, ...] = ("$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>")
 
 # Every public request subject, by service.
 PUBLIC_REQUESTS: tuple[str, ...] = ("account.v1.>", "identity.v1.>", "invites.v1.>", "engage.v1.>")
@@ -112,6 +117,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_INGEST_TELEPHONY, "account-call-metering"),
         ),
         calls=(s.AUTH_MINT,),
+        extra_subscribe=tuple(discovery_subjects("account")),
         kv_write=_revocation_keys("account", "account.>", "link.>"),
     ),
     "identity": ServiceGrant(
@@ -126,6 +132,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_INGEST_DIRECTORY, "identity-directory-requests"),
         ),
         calls=(s.INVENTORY_ALLOCATE, s.INVENTORY_RELEASE, s.ACCOUNTS_GET, s.INVITES_REDEEM),
+        extra_subscribe=tuple(discovery_subjects("identity")),
         kv_write=_revocation_keys("identity", "user.>", "session.>"),
     ),
     "invites": ServiceGrant(
@@ -137,6 +144,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_IDENTITY, "invites-identity-users"),
             (s.STREAM_ACCOUNT, "invites-account-facts"),
         ),
+        extra_subscribe=tuple(discovery_subjects("invite-scheduler")),
         kv_write=_revocation_keys("invite-scheduler"),
     ),
     "engage": ServiceGrant(
@@ -148,6 +156,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_ACCOUNT, "engage-account-facts"),
             (s.STREAM_IDENTITY, "engage-directory"),
         ),
+        extra_subscribe=tuple(discovery_subjects("engage-import")),
         kv_write=_revocation_keys("engage-import"),
     ),
 }
@@ -241,7 +250,7 @@ CLIENT = Role(
     user="client",
     env_prefix="",
     inbox_prefix="_INBOX_client",
-    publish_allow=PUBLIC_REQUESTS,
+    publish_allow=(*PUBLIC_REQUESTS, *DISCOVERY_REQUESTS),
     publish_deny=INTERNAL_SUBJECTS,
     subscribe_allow=("_INBOX_client.>",),
 )

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.auth import PASSWORD_CHANGE_SUBJECTS, Principal, TokenVerifier, full_sessions_only
 from shared.contracts.common import Command, Empty, Health, Model, PageRequest
 from shared.db import UnitOfWork, make_engine, make_raw_pool, make_sessionmaker, migrate
+from shared.discovery import Discovery
 from shared.errors import NotFound
 from shared.logs import configure_logging
 from shared.messaging.consumer import ConsumerRunner, Subscription
@@ -127,6 +128,7 @@ class Service:
         self.verifier = TokenVerifier(settings.token_public_key, self.revocations)
         self.metrics = Metrics(name, settings.version)  # shared.observability
         self.http: HttpEndpoint | None = None
+        self.discovery: Discovery | None = None  # $SRV.PING / $SRV.INFO (shared.discovery)
         self.health_subject = health_subject
         rpc.metrics = self.metrics
         self.broker = NatsBroker(
@@ -219,8 +221,29 @@ class Service:
             await hook()
         await self._revocations_start()
         await self.rpc.start(self.broker.connection)
+        await self._discovery_start()
         self.started = True
         log.info("%s service started", self.name)
+
+    async def _discovery_start(self) -> None:
+        """Answer NATS's service discovery (``$SRV.PING`` / ``$SRV.INFO``) for this
+        instance, with where its metrics are."""
+        metadata = {}
+        if self.http is not None:
+            metadata["metrics"] = f"http://{self.http.host}:{self.http.port}/metrics"
+        endpoints = [
+            {
+                "name": ep.subject,
+                "subject": ep.subject,
+                "queue_group": self.queue,
+                "metadata": {"summary": ep.summary} if ep.summary else None,
+            }
+            for ep in self.rpc.endpoints.values()
+        ]
+        self.discovery = Discovery(
+            self.name, self.settings.version, f"The {self.name} service.", endpoints, metadata
+        )
+        await self.discovery.start(self.broker.connection)
 
     # --- sessions (docs/security.md) ---------------------------------------------
     def _sessions_guard(self) -> None:
@@ -262,6 +285,9 @@ class Service:
         """Stop taking requests, stop background work, close the databases. Every step
         is bounded: a stop never hangs on one stuck task or connection."""
         self.started = False
+        if self.discovery is not None:
+            await self.discovery.stop()
+            self.discovery = None
         if self.http is not None:
             await self.http.close()
             self.http = None

@@ -352,9 +352,29 @@ def token(ctx: typer.Context) -> None:
     typer.echo(cached.token)
 
 
+async def _instances(c: Connected, name: str, wait: float = 0.5) -> list[dict[str, Any]]:
+    """Every running instance of ``name``: the answers to NATS service discovery's
+    ``$SRV.INFO.<name>`` gathered for ``wait`` seconds (shared.discovery)."""
+    inbox = c.nc.new_inbox()
+    got: list[dict[str, Any]] = []
+
+    async def collect(msg: Any) -> None:
+        with contextlib.suppress(ValueError):
+            got.append(json.loads(msg.data))
+
+    sub = await c.nc.subscribe(inbox, cb=collect)
+    try:
+        await c.nc.publish(f"$SRV.INFO.{name}", b"", reply=inbox)
+        await asyncio.sleep(wait)
+    finally:
+        await sub.unsubscribe()
+    return got
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Every service's health: name, version, status, database, broker."""
+    """Every service's health (name, version, status, database, broker) and how many
+    instances of it answer NATS service discovery, with their metrics addresses."""
 
     async def action(c: Connected) -> list[dict[str, Any]]:
         async def one(name: str, subject: str) -> dict[str, Any]:
@@ -362,18 +382,25 @@ def status(ctx: typer.Context) -> None:
                 h = await c.call(subject, timeout=3.0)
             except AppError as exc:
                 return {"service": name, "status": f"unreachable ({exc.code})"}
+            try:
+                found = await _instances(c, name)
+            except Exception:  # discovery is informative only
+                found = []
+            metrics = [str(i.get("metadata", {}).get("metrics", "")) for i in found]
             return {
                 "service": h.get("service", name),
                 "version": h.get("version"),
                 "status": h.get("status"),
                 "database": h.get("database"),
                 "broker": h.get("broker"),
+                "instances": len(found),
+                "metrics": " ".join(m for m in metrics if m),
             }
 
         return list(await asyncio.gather(*(one(n, sub) for n, sub in HEALTH.items())))
 
     rows = run(ctx, action, auth=False)
-    show(ctx, rows, ["service", "version", "status", "database", "broker"])
+    show(ctx, rows, ["service", "version", "status", "database", "broker", "instances", "metrics"])
     if any(r.get("status") != "ok" for r in rows):
         raise typer.Exit(EXIT_BY_CODE["unavailable"])
 
