@@ -22,6 +22,7 @@ from shared import subjects as s
 log = logging.getLogger(__name__)
 
 ACCOUNT_FACT_EVENTS = [s.ACCOUNT_CREATED, s.ACCOUNT_SETTINGS_UPDATED, s.ACCOUNT_STATUS_CHANGED]
+DIRECTORY_CONSUMER = "engage-directory"
 DIRECTORY_EVENTS = [s.USER_ADDED, s.USER_UPDATED, s.USER_ACTIVATED, s.USER_REMOVED]
 
 
@@ -143,7 +144,7 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
     )
     svc.subscribe(
         Subscription(
-            name="engage-directory",
+            name=DIRECTORY_CONSUMER,
             stream=s.STREAM_IDENTITY,
             filter_subjects=DIRECTORY_EVENTS,
             batch_handler=on_user_events,
@@ -153,6 +154,18 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
     )
 
     # --- the import worker ------------------------------------------------------------------
+    async def directory_behind(service: Service) -> bool:
+        """Has engage's directory not yet applied every identity event published so far?
+        (A user unknown then may still be on its way, however long an outage lasted.)"""
+        runner = service.runners.get(DIRECTORY_CONSUMER)
+        if runner is None:
+            return False
+        try:
+            info = await service.js.consumer_info(runner.sub.stream, runner.sub.name)
+        except Exception:
+            return True  # cannot tell: keep waiting rather than reject
+        return (info.num_pending or 0) + (info.num_ack_pending or 0) > 0
+
     async def import_worker(service: Service) -> None:
         """Works open import jobs chunk by chunk; every instance runs one."""
         while True:
@@ -162,6 +175,7 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
                     config.import_chunk_size,
                     wait_unknown=config.import_unknown_user_wait_seconds,
                     retry_unknown=config.import_unknown_user_retry_seconds,
+                    directory_behind=await directory_behind(service),
                 )
             except asyncio.CancelledError:
                 raise

@@ -300,7 +300,12 @@ async def get_import(cmd: c.GetImport, uow: UnitOfWork, p: Principal) -> c.Impor
 
 
 async def work_next_chunk(
-    uow: UnitOfWork, chunk_size: int, *, wait_unknown: float = 0.0, retry_unknown: float = 1.0
+    uow: UnitOfWork,
+    chunk_size: int,
+    *,
+    wait_unknown: float = 0.0,
+    retry_unknown: float = 1.0,
+    directory_behind: bool = False,
 ) -> bool:
     """Import the next chunk of the oldest open job nobody else is working on.
 
@@ -311,7 +316,8 @@ async def work_next_chunk(
     A worker that dies mid-chunk rolls back and any instance picks the job up again.
     An item whose user engage has not heard of yet (the directory event is still on
     its way) is put back for ``retry_unknown`` seconds, until ``wait_unknown`` seconds
-    after the import was created; only then is it rejected ``not_found``.
+    after the import was created and (``directory_behind`` False) engage's directory
+    has caught up with identity's events; only then is it rejected ``not_found``.
     Returns False when there was nothing to do."""
     async with uow:
         job = await uow.imports.claim_job()
@@ -330,7 +336,7 @@ async def work_next_chunk(
                 make_event(SOURCE, s.ENGAGE_IMPORT_STARTED, _job_event(job), key=job["id"])
             )
         items = await uow.imports.pending_items(job["id"], chunk_size)
-        waiting = (_now() - job["created_at"]).total_seconds() < wait_unknown
+        waiting = directory_behind or (_now() - job["created_at"]).total_seconds() < wait_unknown
         results, new_agents = await _import_items(uow, job, link, items, defer_unknown=waiting)
         done = {r["seq"] for r in results}
         deferred = [i["seq"] for i in items if i["seq"] not in done]
