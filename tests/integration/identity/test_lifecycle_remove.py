@@ -38,16 +38,22 @@ def _scheduled() -> dict[str, Any]:
     }
 
 
-async def _directory_removed(system: System, user_id: str) -> bool | None:
-    engage = system.services["engage-import"]
-    assert engage.sessions is not None
-    async with engage.sessions() as s:
+async def _removed_in(system: System, service: str, table: str, user_id: str) -> bool | None:
+    """The ``removed`` flag of the user in a service's projection (None: unknown)."""
+    svc = system.services[service]
+    assert svc.sessions is not None
+    async with svc.sessions() as s:
         row = (
             await s.execute(
-                sa.text("SELECT removed FROM directory_users WHERE user_id = :u"), {"u": user_id}
+                sa.text(f"SELECT removed FROM {table} WHERE user_id = :u"),
+                {"u": user_id},
             )
         ).first()
     return None if row is None else bool(row[0])
+
+
+async def _directory_removed(system: System, user_id: str) -> bool | None:
+    return await _removed_in(system, "engage-import", "directory_users", user_id)
 
 
 async def test_remove_converges_everywhere_and_frees_the_email(system: System) -> None:
@@ -103,6 +109,12 @@ async def test_remove_converges_everywhere_and_frees_the_email(system: System) -
         return await _directory_removed(system, user["id"]) is True
 
     await eventually(dropped_by_engage, timeout=20)
+
+    # account's projection (counts, metering) knows the user is gone
+    async def gone_for_account() -> bool:
+        return await _removed_in(system, "account", "known_users", user["id"]) is True
+
+    await eventually(gone_for_account, timeout=20)
 
     # gone from identity; the extension is Unassigned again
     r = await system.raw(
