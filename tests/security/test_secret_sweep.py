@@ -17,7 +17,8 @@ then a sweep of everything the run leaves behind:
   exception text).
 
 The secrets: the password, PIN and security answer given to ``users.add``, the new
-password of ``auth.change_password``, a portal link code and a switched session,
+password of ``auth.change_password``, the password and PIN of
+``users.reset_credentials``, a portal link code and a switched session,
 the invite token read from the mail and the
 password set with it, every session token, an integration token, the password whose
 hash a directory request imports, the plaintext password of a refused directory
@@ -177,6 +178,18 @@ async def _run_flows(system: System, s: Secrets) -> None:
     switched = await system.call("account.v1.portals.switch", switch, token=second)
     s.new("switched session", switched["token"])
 
+    # an administrator's credential reset (issue 12), then a login with the new password
+    reset = {
+        "account_id": acc["id"],
+        "user_id": user["id"],
+        "password": s.new("reset password"),
+        "temporary_password": False,
+        "pin": s.new("reset pin", _pin()),
+    }
+    await system.call("identity.v1.users.reset_credentials", reset, token=operator)
+    login = {"email": mail, "password": s.values["reset password"]}
+    s.new("reset session", (await system.call("identity.v1.auth.login", login))["token"])
+
     # an invitation: the token from the mail, activation.complete with a password
     invitee = email("sweep-invitee")
     await system.call(
@@ -313,7 +326,7 @@ async def test_no_secret_of_a_run_is_found_afterwards(
     with caplog.at_level(logging.DEBUG):
         await _run_flows(system, s)
         await quiesce(system)  # every event delivered, every outbox row published
-    assert len(s.values) == 23, s.values
+    assert len(s.values) == 26, s.values
 
     messages, in_streams = await _sweep_streams(system, s)
     rows, in_databases = await _sweep_databases(system, s)

@@ -1,10 +1,10 @@
 """Revocable sessions (issue 9, "What was seen" 2 and 8; CONTRACT "Who may call what").
 
 A session stops working on every service within about a second once its user is
-disabled or demoted, its password changed, it logs out, its account is suspended or
-its portal link removed; a switched session cannot switch again; identity re-checks
-the caller of a portal switch; a temporary-password session may only change the
-password."""
+disabled, demoted or removed (issue 12), its password changed or reset (issue 12), it
+logs out, its account is suspended or its portal link removed; a switched session
+cannot switch again; identity re-checks the caller of a portal switch; a
+temporary-password session may only change the password."""
 
 from __future__ import annotations
 
@@ -77,6 +77,33 @@ async def test_a_password_change_ends_every_session_of_the_user(system: System) 
         "identity.v1.auth.change_password",
         {"current_password": PASSWORD, "new_password": "amber-lantern-93"},
         token=token,
+    )
+    assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
+    assert await refused_everywhere_within_bound(system, user, other) == ALL_REFUSED
+    fresh = await login(system, user, "amber-lantern-93")
+    assert await answer(system, "identity.v1.users.get", _self(user), fresh) == "ok"
+
+
+async def test_a_removed_users_sessions_are_refused_on_every_service(system: System) -> None:
+    user, token = await _admin_with_session(system)
+    other = await login(system, user)
+    removed = await system.call(
+        "identity.v1.users.remove", _self(user), token=await system.operator_token()
+    )
+    assert removed["status"] == "Removed"
+    assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
+    assert await refused_everywhere_within_bound(system, user, other) == ALL_REFUSED
+    r = await system.raw("identity.v1.auth.login", {"email": user["email"], "password": PASSWORD})
+    assert r.error_code == "unauthenticated"
+
+
+async def test_a_password_reset_ends_every_session_of_the_user(system: System) -> None:
+    user, token = await _admin_with_session(system)
+    other = await login(system, user)
+    await system.call(
+        "identity.v1.users.reset_credentials",
+        _self(user) | {"password": "amber-lantern-93", "temporary_password": False},
+        token=await system.operator_token(),
     )
     assert await refused_everywhere_within_bound(system, user, token) == ALL_REFUSED
     assert await refused_everywhere_within_bound(system, user, other) == ALL_REFUSED

@@ -145,6 +145,19 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
     async def assign_creds(cmd: c.AssignUserCredentials, p: Principal | None) -> c.User:
         return await h.assign_credentials(cmd, uow(), who(p), deps)
 
+    @rpc.endpoint(s.USERS_REMOVE, c.RemoveUser, c.User, summary="Remove a user.")
+    async def remove(cmd: c.RemoveUser, p: Principal | None) -> c.User:
+        return await h.remove_user(cmd, uow(), who(p))
+
+    @rpc.endpoint(
+        s.USERS_RESET_CREDENTIALS,
+        c.ResetUserCredentials,
+        c.User,
+        summary="Reset an activated user's password and/or PIN.",
+    )
+    async def reset_creds(cmd: c.ResetUserCredentials, p: Principal | None) -> c.User:
+        return await h.reset_credentials(cmd, uow(), who(p), deps)
+
     @rpc.endpoint(s.EXTENSIONS_CREATE, c.CreateExtension, c.Extension, summary="New extension.")
     async def create_ext(cmd: c.CreateExtension, p: Principal | None) -> c.Extension:
         return await h.create_extension(cmd, uow(), who(p))

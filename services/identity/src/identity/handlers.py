@@ -1044,6 +1044,94 @@ async def assign_credentials(
     return to_user(new)
 
 
+async def remove_user(cmd: c.RemoveUser, uow: UnitOfWork, p: Principal) -> c.User:
+    """The user is gone (its row is deleted, so its email is free again and it cannot
+    sign in); its extension goes back to Unassigned, or is deleted on request; every
+    session it holds ends; ``user.removed`` tells the other services (invites
+    cancelled, agent dropped). Removing a removed user answers ``not_found``."""
+    p.require(Perm.USERS_MANAGE, cmd.account_id)
+    async with uow:
+        await _account(uow, cmd.account_id)
+        row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
+        if row is None:
+            raise NotFound("No such user.", {"user_id": cmd.user_id})
+        target_perms = await _role_permissions(uow, row)
+        _require_covers(p, target_perms, "remove")
+        if row["status"] == "Enabled" and target_perms >= _ADMIN_PERMS:
+            await _account(uow, cmd.account_id, lock=True)
+            await _keep_one_full_admin(uow, cmd.account_id, cmd.user_id)
+        await uow.users.delete(cmd.user_id)
+        if cmd.delete_extension:
+            await uow.extensions.delete(row["extension_id"])
+        else:
+            await uow.extensions.update(row["extension_id"], status="Unassigned", user_id=None)
+        gone = row | {"status": "Removed", "version": row["version"] + 1}
+        data = {"user_id": row["id"], "account_id": row["account_id"], "version": gone["version"]}
+        uow.add_event(make_event(SOURCE, s.USER_REMOVED, data, key=row["id"]))
+        # every session opened before (uv <= the last version) ends everywhere
+        uow.add_event(revoke_user(SOURCE, row["id"], gone["version"]))
+        await uow.commit()
+    return to_user(gone)
+
+
+async def reset_credentials(
+    cmd: c.ResetUserCredentials, uow: UnitOfWork, p: Principal, deps: Deps
+) -> c.User:
+    """An administrator sets a new password (temporary by default) and/or PIN of an
+    activated user; every session of the user ends. Nothing is generated: at least
+    one of ``password`` and ``pin`` is required."""
+    p.require(Perm.USERS_MANAGE, cmd.account_id)
+    if cmd.password is None and cmd.pin is None:
+        raise ValidationFailed(
+            errors=[field_error("password", "give a new password, a new PIN, or both")]
+        )
+    async with uow:
+        row = await uow.users.get(cmd.account_id, cmd.user_id)
+        if row is None:
+            raise NotFound("No such user.", {"user_id": cmd.user_id})
+        _require_covers(p, await _role_permissions(uow, row), "reset the credentials of")
+    if row["status"] == "NotActivated":
+        raise Conflict(
+            "The user is not activated yet; use users.assign_credentials.",
+            {"status": row["status"]},
+        )
+    errors: list[dict[str, Any]] = []
+    if cmd.password is not None:
+        errors += [
+            field_error("password", m)
+            for m in domain.password_problems(
+                cmd.password,
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                email=row["email"],
+            )
+        ]
+    if cmd.pin is not None:
+        errors += [
+            field_error("pin", m) for m in domain.pin_problems(cmd.pin, row["extension_number"])
+        ]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    values: dict[str, Any] = {}
+    if cmd.password is not None:
+        values["password_hash"] = await deps.hasher.hash(cmd.password)
+        values["must_change_password"] = cmd.temporary_password
+    if cmd.pin is not None:
+        values["pin_hash"] = await deps.hasher.hash(cmd.pin)
+    async with uow:
+        row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
+        if row is None:
+            raise NotFound("No such user.", {"user_id": cmd.user_id})
+        # the role may have changed while the hashes were computed
+        _require_covers(p, await _role_permissions(uow, row), "reset the credentials of")
+        new = await uow.users.update(cmd.user_id, values)
+        uow.add_event(_user_event(s.USER_UPDATED, new))
+        # every session of the user ends: it signs in with the new credentials
+        uow.add_event(revoke_user(SOURCE, new["id"], new["version"]))
+        await uow.commit()
+    return to_user(new)
+
+
 async def check_email(cmd: c.CheckEmail, uow: UnitOfWork, p: Principal) -> c.EmailAvailability:
     p.require(Perm.USERS_READ)
     async with uow:

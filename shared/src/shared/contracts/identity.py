@@ -217,6 +217,26 @@ class AssignUserCredentials(Command):
     security_answer: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class RemoveUser(Command):
+    """Remove a user: its sessions end, its extension goes back to Unassigned (or is
+    deleted with ``delete_extension``), its email is free again."""
+
+    account_id: Id
+    user_id: Id
+    delete_extension: bool = False
+
+
+class ResetUserCredentials(Command):
+    """An administrator resets an activated user's password (temporary by default)
+    and/or PIN; every session of the user ends."""
+
+    account_id: Id
+    user_id: Id
+    password: Password | None = None
+    temporary_password: bool = True
+    pin: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+
+
 class InviteInfo(Model):
     invite_id: str
     status: str

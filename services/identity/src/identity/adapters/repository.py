@@ -226,6 +226,9 @@ class ExtensionRepository:
             sa.update(extensions).where(extensions.c.id == ext_id).values(**values)
         )
 
+    async def delete(self, ext_id: str) -> None:
+        await self.session.execute(sa.delete(extensions).where(extensions.c.id == ext_id))
+
     async def page(
         self, account_id: str, status: str | None, cursor: str | None, limit: int
     ) -> list[dict[str, Any]]:
@@ -311,6 +314,10 @@ class UserRepository:
         ).first()
         assert row is not None
         return dict(row._mapping)
+
+    async def delete(self, user_id: str) -> None:
+        """A removed user is gone: its row (so its email is free again, DOMAIN.md 6)."""
+        await self.session.execute(sa.delete(users).where(users.c.id == user_id))
 
     async def count_enabled_with_roles(
         self, account_id: str, role_ids: list[str], exclude_user_id: str
