@@ -20,8 +20,8 @@ pytestmark = [
     pytest.mark.skipif(not full(), reason="full fault suite only (make test-faults)"),
 ]
 
-# How many replicas the services give their streams (from configuration; the
-# setting's name is the one the stream-configuration work settles on).
+# How many replicas the services give the streams they own (configuration:
+# docs/reliability.md, "Streams and consumers").
 STREAM_REPLICAS_ENV = {"STREAM_REPLICAS": "3"}
 
 
@@ -54,6 +54,17 @@ async def test_three_node_nats_cluster_with_a_node_killed(
         "one of three nodes killed (-9)",
         load_seconds=15.0,
     )
+    # every stream a service owns really is replicated on all three nodes
+    for stream in (
+        "EVENTS_ACCOUNT",
+        "EVENTS_IDENTITY",
+        "EVENTS_INVITES",
+        "EVENTS_ENGAGE",
+        "INGEST_TELEPHONY",
+        "INGEST_DIRECTORY",
+    ):
+        info = await cluster_stack.js.stream_info(stream)
+        assert info.config.num_replicas == 3, (stream, info.config.num_replicas)
     res = await run_fault(cluster_stack, fault, run_dir, seed)
     ROWS.extend(res.rows)
     assert res.failures() == []
