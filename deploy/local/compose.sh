@@ -4,7 +4,7 @@
 # Without one: podman + podman-compose, with compose.override.yml and local images built
 # here from Debian's packages and PyPI (no container registry needed).
 #
-#   deploy/local/compose.sh up | down | reset | test | ps | logs [service] | images | env
+#   deploy/local/compose.sh up | down | reset | test | ps | logs [service] | images | env | client-env
 #
 # State kept between runs (git-ignored): .compose/ (the operator's password, the
 # health-check ticker's pid). `reset` is `down` plus deleting the volumes.
@@ -33,6 +33,8 @@ operator_password() {
   fi
   OPERATOR_PASSWORD="$(cat "$STATE/operator_password")"
   export OPERATOR_PASSWORD
+  # a file secret is bind-mounted with its own owner and mode: identity runs as 10001
+  if [[ $(id -u) == 0 ]]; then chown 10001 "$STATE/operator_password"; fi
 }
 
 # ---------------------------------------------------------------- podman
@@ -135,11 +137,22 @@ podman_up() {
   operator_password
   podman_images
   ticker_start
-  log "starting keys, nats, postgres, mailpit"
-  pc up -d nats postgres mailpit >"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; exit 1; }
+  # In the compose file's order, one step at a time: podman-compose does not wait for
+  # service_healthy on podman < 4.6, and the dependencies it would record (--requires)
+  # keep podman from restarting a container whose dependency has exited (keys): so
+  # --no-deps, and this script waits instead.
+  : >"$STATE/up.log"
+  log "running keys"
+  pc up -d --no-deps keys >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; exit 1; }
+  local rc
+  rc="$(podman wait "${PROJECT}_keys_1")"
+  if [[ "$rc" != 0 ]]; then podman logs "${PROJECT}_keys_1" >&2; log "keys exited $rc"; exit 1; fi
+  log "starting nats, postgres, mailpit"
+  pc up -d --no-deps nats postgres mailpit >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; exit 1; }
   wait_healthy nats postgres mailpit
   log "starting the services"
-  pc up -d >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; exit 1; }
+  pc up -d --no-deps account identity invite-scheduler engage-import >>"$STATE/up.log" 2>&1 \
+    || { cat "$STATE/up.log" >&2; exit 1; }
   wait_healthy account identity invite-scheduler engage-import
 }
 
@@ -168,10 +181,26 @@ case "$cmd" in
   up) log "engine: $eng"; "${eng}_up" ;;
   down) "${eng}_down" ;;
   reset) "${eng}_down" -v ;;
-  env)  # what tests/compose reads
+  env)  # what tests/compose reads: where the published ports are, from the host
     operator_password
     echo "COMPOSE_ENGINE=$eng"
-    echo "COMPOSE_STATE=$STATE" ;;
+    echo "COMPOSE_PROJECT=$PROJECT"
+    echo "OPERATOR_PASSWORD=$OPERATOR_PASSWORD"
+    if [[ $eng == docker ]]; then
+      echo "COMPOSE_NATS_URL=nats://127.0.0.1:4222"
+      echo "COMPOSE_MAIL_API=http://127.0.0.1:8025"
+    else
+      echo "COMPOSE_NATS_URL=nats://127.0.0.1:14222"
+      echo "COMPOSE_MAIL_API=http://127.0.0.1:18025"
+    fi ;;
+  client-env)  # the client and ingest credentials for outside callers
+    if [[ $eng == docker ]]; then
+      (cd "$ROOT" && docker compose run --rm --no-deps keys cat /secrets/client.env)
+    else
+      podman_setup
+      podman run --rm --network none --user 0 -v "${PROJECT}_secrets:/secrets:ro" \
+        "${PROVISIONING_IMAGE:-provisioning:0.1.0}" cat /secrets/client.env
+    fi ;;
   ps) if [[ $eng == docker ]]; then (cd "$ROOT" && docker compose ps); else podman_setup; podman ps -a --filter "label=io.podman.compose.project=$PROJECT"; fi ;;
   logs) if [[ $eng == docker ]]; then (cd "$ROOT" && docker compose logs "$@"); else podman_setup; operator_password; pc logs "$@"; fi ;;
   images) [[ $eng == podman ]] && { podman_setup; podman_images; } ;;
