@@ -59,7 +59,7 @@ def _files() -> list[Path]:
 
 
 class Handler:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}"
         tmp = MAIL_DIR / f".{name}.tmp"
         tmp.write_bytes(envelope.original_content or envelope.content)
@@ -68,7 +68,7 @@ class Handler:
 
 
 class Api(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: Any) -> None:
@@ -79,7 +79,7 @@ class Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path in ("/livez", "/readyz"):
             self._send(200, "ok")

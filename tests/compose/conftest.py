@@ -23,7 +23,15 @@ from shared.messaging.client import call
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_SH = ROOT / "deploy" / "local" / "compose.sh"
 # the long-running containers (keys is one-shot)
-SERVICES = ("nats", "postgres", "mailpit", "account", "identity", "invite-scheduler", "engage-import")
+SERVICES = (
+    "nats",
+    "postgres",
+    "mailpit",
+    "account",
+    "identity",
+    "invite-scheduler",
+    "engage-import",
+)
 OURS = ("account", "identity", "invite-scheduler", "engage-import")
 
 

@@ -18,7 +18,7 @@ import pytest
 from nats.aio.client import Client
 from shared.errors import AppError
 
-from tests.compose.conftest import COMPOSE_SH, OURS, SERVICES, Deployment, run
+from tests.compose.conftest import COMPOSE_SH, SERVICES, Deployment, run
 from tests.support.system import eventually
 
 OPERATOR_EMAIL = os.environ.get("OPERATOR_EMAIL", "operator@example.com")
@@ -52,10 +52,10 @@ async def test_anonymous_and_wrong_password_connections_are_refused(
     deployment: Deployment,
 ) -> None:
     url = deployment.env["COMPOSE_NATS_URL"]
-    with pytest.raises(Exception) as anon:  # noqa: PT011 - nats-py raises several kinds
+    with pytest.raises(Exception) as anon:
         await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0, allow_reconnect=False)
     assert "authorization" in str(anon.value).lower() or "auth" in type(anon.value).__name__.lower()
-    with pytest.raises(Exception):  # noqa: PT011,B017
+    with pytest.raises(Exception):  # noqa: B017
         await nats.connect(
             url,
             user=deployment.client["NATS_USER"],
@@ -74,7 +74,10 @@ def test_the_signing_key_is_only_in_identitys_container(deployment: Deployment) 
         # the running process's environment, and the files it can read
         environ = deployment.exec(service, "cat", "/proc/1/environ")
         files = deployment.exec(
-            service, "sh", "-c", "grep -rls TOKEN_PRIVATE_KEY /secrets /run /etc 2>/dev/null || true"
+            service,
+            "sh",
+            "-c",
+            "grep -rls TOKEN_PRIVATE_KEY /secrets /run /etc 2>/dev/null || true",
         )
         if service == "identity":
             assert "TOKEN_PRIVATE_KEY=" in environ
@@ -219,9 +222,15 @@ async def test_data_survives_compose_down_and_up(deployment: Deployment) -> None
     user = deployment.state.get("user")
     assert acc and user, "runs after the end-to-end flow"
     run(str(COMPOSE_SH), "down", timeout=300)
-    assert deployment.engine_cmd(
-        "ps", "-q", "--filter", f"label=com.docker.compose.project={deployment.env['COMPOSE_PROJECT']}"
-    ).strip() == ""
+    assert (
+        deployment.engine_cmd(
+            "ps",
+            "-q",
+            "--filter",
+            f"label=com.docker.compose.project={deployment.env['COMPOSE_PROJECT']}",
+        ).strip()
+        == ""
+    )
     run(str(COMPOSE_SH), "up", timeout=600)
     test_every_container_is_healthy_and_keys_completed(deployment)
     # the migrations were not applied again: the same single version each
