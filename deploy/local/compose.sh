@@ -7,13 +7,16 @@
 #   deploy/local/compose.sh up | down | reset | test | ps | logs [service] | images | env | client-env
 #
 # State kept between runs (git-ignored): .compose/ (the operator's password, the
-# health-check ticker's pid). `reset` is `down` plus deleting the volumes.
+# health-check ticker's pid). `reset` is `down` plus deleting the volumes. `test` runs
+# its own project (COMPOSE_PROJECT_NAME=provisioning-test: its own volumes, deleted
+# before and after) so it never touches the data of `up`; both use the same ports, so
+# stop one before starting the other.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="$ROOT/deploy/local"
 STATE="$ROOT/.compose"
-PROJECT=provisioning
+PROJECT="${COMPOSE_PROJECT_NAME:-provisioning}"
 PODMAN_COMPOSE_VERSION=1.6.0
 
 log() { printf '[compose %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -206,11 +209,13 @@ case "$cmd" in
   images) [[ $eng == podman ]] && { podman_setup; podman_images; } ;;
   test)
     start=$SECONDS
+    export COMPOSE_PROJECT_NAME=provisioning-test
+    "$0" reset >/dev/null 2>&1 || true
     "$0" up
     log "up in $((SECONDS - start))s; running tests/compose"
     rc=0
     (cd "$ROOT" && COMPOSE_TEST=1 COMPOSE_ENGINE="$eng" .venv/bin/pytest tests/compose -v -p no:cacheprovider "$@") || rc=$?
-    "$0" down
+    "$0" reset
     log "compose-test finished in $((SECONDS - start))s (pytest exit $rc)"
     exit $rc ;;
   *) sed -n 2,10p "$0" >&2; exit 2 ;;
