@@ -18,7 +18,7 @@ import pytest
 from nats.aio.client import Client
 from shared.errors import AppError
 
-from tests.compose.conftest import COMPOSE_SH, SERVICES, Deployment, run
+from tests.compose.conftest import COMPOSE_SH, OURS, SERVICES, Deployment, run
 from tests.support.system import eventually
 
 OPERATOR_EMAIL = os.environ.get("OPERATOR_EMAIL", "operator@example.com")
@@ -85,6 +85,24 @@ def test_the_signing_key_is_only_in_identitys_container(deployment: Deployment) 
         else:
             assert "TOKEN_PRIVATE_KEY" not in environ, service
             assert files.strip() == "", f"{service}: {files}"
+
+
+def test_the_services_image_is_non_root_without_build_tools(deployment: Deployment) -> None:
+    for service in OURS:
+        assert deployment.exec(service, "id", "-u").strip() == "10001", service
+        check = deployment.inspect(service, "{{json .Config.Healthcheck.Test}}")
+        assert "busybox" in check and "python" not in check, check
+    tools = deployment.exec(
+        "account",
+        "sh",
+        "-c",
+        "for t in uv pip pip3 gcc cc make apt-get; do command -v $t; done; true",
+    )
+    assert tools.split() in ([], ["/usr/bin/apt-get"]), tools  # the Debian base keeps apt
+    pip = deployment.exec(
+        "account", "sh", "-c", "python -c 'import pip' 2>/dev/null && echo present || echo absent"
+    )
+    assert pip.strip() == "absent"
 
 
 def _activation_token(text: str) -> str:
