@@ -7,7 +7,7 @@
 #   deploy/local/compose.sh up | down | reset | test | ps | logs [service] | images | env | client-env
 #
 # State kept between runs (git-ignored): .compose/ (the operator's password, the
-# health-check ticker's pid). `reset` is `down` plus deleting the volumes. `test` runs
+# health-check ticker's pid, the last builds' and up's output). `reset` is `down` plus deleting the volumes. `test` runs
 # its own project (COMPOSE_PROJECT_NAME=provisioning-test: its own volumes, deleted
 # before and after) so it never touches the data of `up`; both use the same ports, so
 # stop one before starting the other.
@@ -62,11 +62,13 @@ podman_setup() {
 local_build() {  # name containerfile [extra podman build args]
   local name=$1 file=$2; shift 2
   log "building $name"
-  podman build --quiet --network host "$@" -t "$name" -f "$file" "$LOCAL" >/dev/null
+  podman build --network host "$@" -t "$name" -f "$file" "$LOCAL" >>"$STATE/build.log" 2>&1 \
+    || { tail -30 "$STATE/build.log" >&2; exit 1; }
 }
 
 podman_images() {
   local base=localhost/provisioning-local
+  mkdir -p "$STATE" && : >"$STATE/build.log"  # the builds' output
   if ! podman image exists "$base/debian:bookworm"; then
     local dir
     dir="$(mktemp -d /var/tmp/provisioning-debootstrap.XXXXXX)"
@@ -84,10 +86,11 @@ podman_images() {
   local_build "$base/nats:local" "$LOCAL/nats.Containerfile" -v /etc/ssl/certs:/etc/ssl/certs:ro
   local_build "$base/mailpit:local" "$LOCAL/mailpit.Containerfile" -v /etc/ssl/certs:/etc/ssl/certs:ro
   log "building ${PROVISIONING_IMAGE:-provisioning:0.1.0} from the Dockerfile"
-  podman build --quiet --network host -v /etc/ssl/certs:/etc/ssl/certs:ro \
+  podman build --network host -v /etc/ssl/certs:/etc/ssl/certs:ro \
     --build-arg PYTHON_IMAGE="$base/python:3.11-bookworm" \
     --build-arg BUSYBOX_IMAGE="$base/busybox:bookworm" \
-    -t "${PROVISIONING_IMAGE:-provisioning:0.1.0}" -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
+    -t "${PROVISIONING_IMAGE:-provisioning:0.1.0}" -f "$ROOT/Dockerfile" "$ROOT" \
+    >>"$STATE/build.log" 2>&1 || { tail -30 "$STATE/build.log" >&2; exit 1; }
 }
 
 pc() {
@@ -211,10 +214,12 @@ case "$cmd" in
     start=$SECONDS
     export COMPOSE_PROJECT_NAME=provisioning-test
     "$0" reset >/dev/null 2>&1 || true
-    "$0" up
-    log "up in $((SECONDS - start))s; running tests/compose"
     rc=0
-    (cd "$ROOT" && COMPOSE_TEST=1 COMPOSE_ENGINE="$eng" .venv/bin/pytest tests/compose -v -p no:cacheprovider "$@") || rc=$?
+    "$0" up || rc=$?
+    if ((rc == 0)); then
+      log "up in $((SECONDS - start))s; running tests/compose"
+      (cd "$ROOT" && COMPOSE_TEST=1 COMPOSE_ENGINE="$eng" .venv/bin/pytest tests/compose -v -p no:cacheprovider "$@") || rc=$?
+    fi
     "$0" reset
     log "compose-test finished in $((SECONDS - start))s (pytest exit $rc)"
     exit $rc ;;
