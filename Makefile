@@ -70,3 +70,15 @@ bench: .venv ## Benchmarks against raw baselines measured in the same run
 .PHONY: clean
 clean: ## Remove the environment and the dev stack's data
 	rm -rf .venv .tools .devstack
+
+.PHONY: compose-up
+compose-up: .venv ## The compose deployment: Docker if an engine answers, else podman with local images (deploy/local)
+	deploy/local/compose.sh up
+
+.PHONY: compose-down
+compose-down: ## Stop the compose deployment (data kept in its volumes; `deploy/local/compose.sh reset` deletes them)
+	deploy/local/compose.sh down
+
+.PHONY: compose-test
+compose-test: .venv ## Build, bring up and check the compose deployment end to end (tests/compose), then stop it
+	deploy/local/compose.sh test
