@@ -72,6 +72,24 @@ def test_the_default_env_file_is_optional(tmp_path: Path, monkeypatch: pytest.Mo
     assert load_env(None, {})["NATS_URL"] == "nats://here:4250"
 
 
+def test_the_default_env_file_of_another_stack_lends_no_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `make run` stack's .devstack/env in the current directory says nothing about
+    the server NATS_URL names (a test harness's, say): none of its users apply."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".devstack").mkdir()
+    (tmp_path / ".devstack" / "env").write_text(
+        "NATS_URL='nats://here:4250'\nOBSERVER_NATS_USER='observer'\n"
+        "OBSERVER_NATS_PASSWORD='of-the-other-stack'\n"
+    )
+    env = load_env(None, {"NATS_URL": "nats://elsewhere:4222", "NATS_USER": "client"})
+    assert env == {"NATS_URL": "nats://elsewhere:4222", "NATS_USER": "client"}
+    # the same server: the file fills in what the environment lacks
+    same = load_env(None, {"NATS_URL": "nats://here:4250"})
+    assert same["OBSERVER_NATS_PASSWORD"] == "of-the-other-stack"
+
+
 # --- token cache ----------------------------------------------------------------------
 
 

@@ -63,12 +63,18 @@ def parse_env_file(text: str) -> dict[str, str]:
 
 def load_env(env_file: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The connection variables: the process environment wins, then the env file
-    (``--env-file``, else ``.devstack/env`` in the current directory when it exists)."""
+    (``--env-file``, else ``.devstack/env`` in the current directory when it exists
+    and names the same ``NATS_URL`` as the environment, if the environment names one)."""
     environ = os.environ if environ is None else environ
     path = env_file if env_file is not None else DEFAULT_ENV_FILE
     from_file: dict[str, str] = {}
     if env_file is not None or path.is_file():
         from_file = parse_env_file(path.read_text(encoding="utf-8"))
+    own_url, file_url = environ.get("NATS_URL"), from_file.get("NATS_URL")
+    if env_file is None and own_url and file_url and own_url != file_url:
+        # ./.devstack/env describes another stack than the NATS_URL given: none of
+        # its credentials (the observer's, say) belong to this server
+        from_file = {}
     merged = dict(from_file)
     for name in CONNECTION_VARS:
         if environ.get(name):
