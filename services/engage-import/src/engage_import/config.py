@@ -19,5 +19,5 @@ class EngageImportConfig(ServiceSettings):
     #: from the import's creation for the directory event before it is rejected
     #: ``not_found`` (eventual consistency), looked at again every
     #: ``import_unknown_user_retry_seconds``.
-    import_unknown_user_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
+    import_unknown_user_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
     import_unknown_user_retry_seconds: float = Field(default=1.0, gt=0, le=60)
