@@ -150,7 +150,10 @@ class System:
             from engage_import.config import EngageImportConfig
             from engage_import.main import build_service as b_engage
 
-            return b_engage(EngageImportConfig(**(kw | overrides)))
+            # the in-process tests wait 30 s for a user engage never hears of (the
+            # rejection tests wait that out); deployments default to 120 s
+            wait = {"import_unknown_user_wait_seconds": 30.0}
+            return b_engage(EngageImportConfig(**(kw | wait | overrides)))
         raise ValueError(service)
 
     async def start(self, service: str, **overrides: Any) -> Service:
