@@ -161,7 +161,9 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
         if runner is None:
             return False
         try:
-            info = await service.js.consumer_info(runner.sub.stream, runner.sub.name)
+            # asked inside the chunk's transaction, only once an item's wait is up:
+            # bounded, so the job's row lock is never held long
+            info = await service.js.consumer_info(runner.sub.stream, runner.sub.name, timeout=1.0)
         except Exception:
             return True  # cannot tell: keep waiting rather than reject
         return (info.num_pending or 0) + (info.num_ack_pending or 0) > 0
@@ -175,7 +177,7 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
                     config.import_chunk_size,
                     wait_unknown=config.import_unknown_user_wait_seconds,
                     retry_unknown=config.import_unknown_user_retry_seconds,
-                    directory_behind=await directory_behind(service),
+                    directory_behind=lambda: directory_behind(service),
                 )
             except asyncio.CancelledError:
                 raise

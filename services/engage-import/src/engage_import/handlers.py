@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -305,7 +305,7 @@ async def work_next_chunk(
     *,
     wait_unknown: float = 0.0,
     retry_unknown: float = 1.0,
-    directory_behind: bool = False,
+    directory_behind: Callable[[], Awaitable[bool]] | None = None,
 ) -> bool:
     """Import the next chunk of the oldest open job nobody else is working on.
 
@@ -316,8 +316,9 @@ async def work_next_chunk(
     A worker that dies mid-chunk rolls back and any instance picks the job up again.
     An item whose user engage has not heard of yet (the directory event is still on
     its way) is put back for ``retry_unknown`` seconds, until ``wait_unknown`` seconds
-    after the import was created and (``directory_behind`` False) engage's directory
-    has caught up with identity's events; only then is it rejected ``not_found``.
+    after the import was created and engage's directory has caught up with identity's
+    events (``directory_behind``, asked only once that time is up); only then is it
+    rejected ``not_found``.
     Returns False when there was nothing to do."""
     async with uow:
         job = await uow.imports.claim_job()
@@ -336,7 +337,9 @@ async def work_next_chunk(
                 make_event(SOURCE, s.ENGAGE_IMPORT_STARTED, _job_event(job), key=job["id"])
             )
         items = await uow.imports.pending_items(job["id"], chunk_size)
-        waiting = directory_behind or (_now() - job["created_at"]).total_seconds() < wait_unknown
+        waiting = (_now() - job["created_at"]).total_seconds() < wait_unknown or (
+            directory_behind is not None and await directory_behind()
+        )
         results, new_agents = await _import_items(uow, job, link, items, defer_unknown=waiting)
         done = {r["seq"] for r in results}
         deferred = [i["seq"] for i in items if i["seq"] not in done]
