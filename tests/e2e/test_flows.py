@@ -65,7 +65,7 @@ async def test_invited_user_activates_from_the_email_and_signs_in(e2e: E2E) -> N
     err = await e2e.error(
         "identity.v1.activation.complete", {"token": token, "password": "another fine password 9"}
     )
-    assert err.code in ("conflict", "not_found", "validation_failed")
+    assert (err.code, err.details.get("reason")) == ("conflict", "used"), err
     # and exactly one email went out
     await asyncio.sleep(1)
     assert len(e2e.mails_to(mail)) == 1

@@ -4,8 +4,11 @@ shared.discovery): name, version, its endpoints, where its metrics are."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
+
+from shared.errors import AppError
 
 from shared import subjects as s
 from tests.support.system import System
@@ -44,3 +47,26 @@ async def test_every_service_answers_ping_and_info_as_the_client(system: System)
     # one instance by its id
     [again] = await gather(system, f"$SRV.INFO.identity.{info['id']}")
     assert again["id"] == info["id"]
+
+
+async def test_every_service_answers_stats_with_its_endpoints_counts(system: System) -> None:
+    """``$SRV.STATS`` (NATS micro, ADR-32): per endpoint, requests, errors, the last
+    error and processing time, so standard NATS tooling (``nats micro stats``) reads them."""
+    token = await system.operator_token()
+    with contextlib.suppress(AppError):
+        await system.call(s.ACCOUNTS_GET, {"account_id": "acc_missing"}, token=token)
+    await system.call(s.ACCOUNTS_LIST, {}, token=token)
+    stats = await gather(system, "$SRV.STATS")
+    assert {"account", "identity", "invite-scheduler", "engage-import"} <= {
+        x["name"] for x in stats
+    }
+    [acc] = await gather(system, "$SRV.STATS.account")
+    assert acc["type"] == "io.nats.micro.v1.stats_response"
+    assert acc["started"]
+    by_subject = {e["subject"]: e for e in acc["endpoints"]}
+    got = by_subject[s.ACCOUNTS_GET]
+    assert got["num_requests"] >= 1 and got["num_errors"] >= 1
+    assert got["last_error"]
+    assert got["processing_time"] > 0 and got["average_processing_time"] > 0
+    listed = by_subject[s.ACCOUNTS_LIST]
+    assert listed["num_requests"] >= 1 and listed["queue_group"] == "account"

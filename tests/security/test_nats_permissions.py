@@ -249,15 +249,20 @@ async def test_a_service_calls_only_the_internal_subjects_it_needs(
 ) -> None:
     engage = await conn("engage")
     for subject in natsconf.INTERNAL_SUBJECTS:
-        await engage.publish_refused(subject)
+        if subject != s.USERS_FACTS:  # the one it asks (a late user, during an import)
+            await engage.publish_refused(subject)
     invites = await conn("invites")
     await invites.publish_refused(s.AUTH_MINT)
     await invites.publish_refused(s.INVENTORY_ALLOCATE)
+    await invites.publish_refused(s.USERS_FACTS)
     account = await conn("account")
     await account.publish_refused(s.INVITES_REDEEM)
+    await account.publish_refused(s.INVITES_RECOVERY_REDEEM)
     await account.publish_refused(s.INVENTORY_RELEASE)  # its own, called only by identity
+    await account.publish_refused(s.USERS_FACTS)
     identity = await conn("identity")
     await identity.publish_refused(s.AUTH_MINT)  # its own, called only by account
+    await identity.publish_refused(s.USERS_FACTS)  # its own, called only by engage
 
 
 async def test_a_service_cannot_serve_or_manage_what_is_not_its_own(

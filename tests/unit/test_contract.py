@@ -30,6 +30,10 @@ CONTRACT_SUBJECTS = [
     "account.v1.portals.unlink",
     "account.v1.portals.overview",
     "account.v1.portals.switch",
+    # account, lifecycle additions
+    "account.v1.sites.update",
+    "account.v1.sites.remove",
+    "account.v1.portals.list",
     # identity
     "identity.v1.users.add",
     "identity.v1.users.get",
@@ -78,6 +82,8 @@ CONTRACT_SUBJECTS = [
 PUBLIC = {
     "identity.v1.auth.login",
     "identity.v1.activation.complete",
+    "identity.v1.recovery.start",
+    "identity.v1.recovery.complete",
     "account.v1.health",
     "identity.v1.health",
     "invites.v1.health",

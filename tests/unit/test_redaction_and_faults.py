@@ -35,6 +35,11 @@ def _wrapped(inner: BaseException) -> BaseException:
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.SerializationError("could not serialize access"),
+        # the server answers, but not as the service's database yet (a failover, a
+        # restore, a wrong server on the port): the environment's fault, not the message's
+        asyncpg.InvalidCatalogNameError('database "account" does not exist'),
+        asyncpg.InvalidPasswordError('password authentication failed for user "account"'),
+        asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
         nats.errors.NoRespondersError(),
         nats.errors.TimeoutError(),
         Unavailable("No answer from account.v1.extensions.reserve."),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -129,161 +130,191 @@ TRACEPARENT = {
 }
 
 
-def build() -> dict[str, Any]:
-    priv, pub = generate_keypair()
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    models = _Schemas()
-    messages["ErrorReply"] = {
-        "name": "ErrorReply",
-        "summary": "Every failure: {error: {code, message, details}}; code is one of the enum.",
-        "payload": models.ref(ErrorReply),
-        "headers": {
-            "type": "object",
-            "properties": {
-                "Nats-Service-Error-Code": {
-                    "type": "string",
-                    "description": "HTTP-like status of the code (400, 401, 403, ...).",
-                },
-                "Nats-Service-Error": {"type": "string"},
-                "X-Correlation-Id": CORRELATION_REPLY,
+ERROR_REPLY_MESSAGE = {
+    "name": "ErrorReply",
+    "summary": "Every failure: {error: {code, message, details}}; code is one of the enum.",
+    "headers": {
+        "type": "object",
+        "properties": {
+            "Nats-Service-Error-Code": {
+                "type": "string",
+                "description": "HTTP-like status of the code (400, 401, 403, ...).",
             },
+            "Nats-Service-Error": {"type": "string"},
+            "X-Correlation-Id": CORRELATION_REPLY,
         },
-    }
+    },
+}
+
+
+@dataclass
+class _Doc:
+    """The parts of the document being built."""
+
+    models: _Schemas
+    channels: dict[str, Any] = field(default_factory=dict)
+    operations: dict[str, Any] = field(default_factory=dict)
+    messages: dict[str, Any] = field(default_factory=dict)
+
+
+def _services() -> list[tuple[str, Any]]:
+    """Each service built (not started) with throwaway keys, to read its endpoints."""
+    priv, pub = generate_keypair()
+    built = []
     for service, main_mod, cfg_mod, cfg_cls in SERVICES:
         main = importlib.import_module(main_mod)
         cfg_type = getattr(importlib.import_module(cfg_mod), cfg_cls)
         extra = {"token_private_key": priv} if "token_private_key" in cfg_type.model_fields else {}
         config = cfg_type(token_public_key=pub, database_url="postgresql://x@localhost/x", **extra)
-        svc = main.build_service(config)
-        for ep in sorted(svc.rpc.endpoints.values(), key=lambda e: e.subject):
-            k = _key(ep.subject)
-            req_name = f"{k}_request"
-            request_headers: dict[str, Any] = {
-                "X-Correlation-Id": {"type": "string"},
-                "traceparent": TRACEPARENT,
-            }
-            if not ep.public:
-                request_headers["Authorization"] = {
-                    "type": "string",
-                    "pattern": "^Bearer .+$",
-                    "description": "Bearer session token.",
-                }
-            if ep.internal:
-                request_headers["X-Internal-Key"] = {"type": "string"}
-            messages[req_name] = {
-                "name": ep.request.__name__,
-                "payload": models.ref(ep.request),
-                "headers": {
-                    "type": "object",
-                    "properties": request_headers,
-                    "required": [h for h in ("Authorization",) if h in request_headers],
-                },
-            }
-            reply_msgs = [{"$ref": "#/components/messages/ErrorReply"}]
-            if ep.reply is not None:
-                messages[f"{k}_reply"] = {
-                    "name": ep.reply.__name__,
-                    "payload": models.ref(ep.reply),
-                    "headers": {
-                        "type": "object",
-                        "properties": {"X-Correlation-Id": CORRELATION_REPLY},
-                    },
-                }
-                reply_msgs.insert(0, {"$ref": f"#/components/messages/{k}_reply"})
-            channels[k] = {
-                "address": ep.subject,
-                "messages": {"request": {"$ref": f"#/components/messages/{req_name}"}},
-            }
-            auth = "public" if ep.public else "Authorization: Bearer <token>"
-            if ep.internal:
-                auth += " + X-Internal-Key (service to service)"
-            operations[k] = {
-                "action": "receive",
-                "channel": {"$ref": f"#/channels/{k}"},
-                "summary": ep.summary,
-                "description": f"Service: {service}. Queue group: {svc.queue}. Auth: {auth}.",
-                "reply": {"messages": reply_msgs},
-                "x-service": service,
-            }
-            if not ep.public:
-                operations[k]["security"] = [BEARER]
-    envelope = models.ref(CloudEvent)
-    for name in dir(s):
-        value = getattr(s, name)
-        if (
-            isinstance(value, str)
-            and value.startswith(("events.", "ingest."))
-            and not value.endswith(">")
-        ):
-            k = _key(value)
-            # a subject without an entry still documents (test_asyncapi flags it)
-            data_model = EVENT_DATA.get(value, EventData)
-            messages[k] = {
-                "name": value,
-                "title": f"{value} ({data_model.__name__})",
-                "payload": {
-                    "allOf": [
-                        envelope,
-                        {
-                            "type": "object",
-                            "properties": {
-                                "type": {"const": value.removeprefix("events.")}
-                                if value.startswith("events.")
-                                else {"type": "string"},
-                                "data": models.ref(data_model),
-                            },
-                        },
-                    ]
-                },
-                "headers": {
-                    "type": "object",
-                    "properties": {"Nats-Msg-Id": {"type": "string"}, "traceparent": TRACEPARENT},
-                },
-            }
-            channels[k] = {
-                "address": value,
-                "messages": {"event": {"$ref": f"#/components/messages/{k}"}},
-            }
-            inbound = value.startswith("ingest.")
-            operations[f"publish_{k}"] = {
-                "action": "receive" if inbound else "send",
-                "channel": {"$ref": f"#/channels/{k}"},
-                "summary": (
-                    "Inbound event from another system (JetStream); needs the Authorization "
-                    "header where CONTRACT.md says so."
-                    if inbound
-                    else "JetStream event in a CloudEvents envelope; `data` is "
-                    f"{data_model.__name__} (docs/internal-contract.md)."
-                ),
-            }
-    doc = {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "Account and user provisioning",
-            "version": "1.0.0",
-            "description": (
-                "Request/reply subjects of the four services and their JetStream events."
-            ),
-        },
-        "defaultContentType": "application/json",
-        "servers": {
-            "nats": {
-                "host": "localhost:4222",
-                "protocol": "nats",
-                "security": [{"$ref": "#/components/securitySchemes/natsUserPassword"}],
-            }
-        },
-        "channels": dict(sorted(channels.items())),
-        "operations": dict(sorted(operations.items())),
-        "components": {
-            "messages": messages,
-            "schemas": {},
-            "securitySchemes": SECURITY_SCHEMES,
+        built.append((service, main.build_service(config)))
+    return built
+
+
+def _request_message(doc: _Doc, ep: Any) -> dict[str, Any]:
+    headers: dict[str, Any] = {"X-Correlation-Id": {"type": "string"}, "traceparent": TRACEPARENT}
+    if not ep.public:
+        headers["Authorization"] = {
+            "type": "string",
+            "pattern": "^Bearer .+$",
+            "description": "Bearer session token.",
+        }
+    if ep.internal:
+        headers["X-Internal-Key"] = {"type": "string"}
+    return {
+        "name": ep.request.__name__,
+        "payload": doc.models.ref(ep.request),
+        "headers": {
+            "type": "object",
+            "properties": headers,
+            "required": [h for h in ("Authorization",) if h in headers],
         },
     }
-    return models.resolve(doc)
+
+
+def _endpoint(doc: _Doc, service: str, queue: str, ep: Any) -> None:
+    k = _key(ep.subject)
+    req_name = f"{k}_request"
+    doc.messages[req_name] = _request_message(doc, ep)
+    reply_msgs = [{"$ref": "#/components/messages/ErrorReply"}]
+    if ep.reply is not None:
+        doc.messages[f"{k}_reply"] = {
+            "name": ep.reply.__name__,
+            "payload": doc.models.ref(ep.reply),
+            "headers": {"type": "object", "properties": {"X-Correlation-Id": CORRELATION_REPLY}},
+        }
+        reply_msgs.insert(0, {"$ref": f"#/components/messages/{k}_reply"})
+    doc.channels[k] = {
+        "address": ep.subject,
+        "messages": {"request": {"$ref": f"#/components/messages/{req_name}"}},
+    }
+    if ep.internal and ep.public:  # a service's own background work: no session
+        auth = "X-Internal-Key only (service to service, no session token)"
+    else:
+        auth = "public" if ep.public else "Authorization: Bearer <token>"
+        if ep.internal:
+            auth += " + X-Internal-Key (service to service)"
+    doc.operations[k] = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{k}"},
+        "summary": ep.summary,
+        "description": f"Service: {service}. Queue group: {queue}. Auth: {auth}.",
+        "reply": {"messages": reply_msgs},
+        "x-service": service,
+    }
+    if not ep.public:
+        doc.operations[k]["security"] = [BEARER]
+
+
+def _event(doc: _Doc, subject: str, envelope: dict[str, Any]) -> None:
+    k = _key(subject)
+    # a subject without an entry still documents (test_asyncapi flags it)
+    data_model = EVENT_DATA.get(subject, EventData)
+    kind = (
+        {"const": subject.removeprefix("events.")}
+        if subject.startswith("events.")
+        else {"type": "string"}
+    )
+    doc.messages[k] = {
+        "name": subject,
+        "title": f"{subject} ({data_model.__name__})",
+        "payload": {
+            "allOf": [
+                envelope,
+                {
+                    "type": "object",
+                    "properties": {"type": kind, "data": doc.models.ref(data_model)},
+                },
+            ]
+        },
+        "headers": {
+            "type": "object",
+            "properties": {"Nats-Msg-Id": {"type": "string"}, "traceparent": TRACEPARENT},
+        },
+    }
+    doc.channels[k] = {
+        "address": subject,
+        "messages": {"event": {"$ref": f"#/components/messages/{k}"}},
+    }
+    inbound = subject.startswith("ingest.")
+    doc.operations[f"publish_{k}"] = {
+        "action": "receive" if inbound else "send",
+        "channel": {"$ref": f"#/channels/{k}"},
+        "summary": (
+            "Inbound event from another system (JetStream); needs the Authorization "
+            "header where CONTRACT.md says so."
+            if inbound
+            else "JetStream event in a CloudEvents envelope; `data` is "
+            f"{data_model.__name__} (docs/internal-contract.md)."
+        ),
+    }
+
+
+def _event_subjects() -> list[str]:
+    return [
+        value
+        for value in (getattr(s, name) for name in dir(s))
+        if isinstance(value, str)
+        and value.startswith(("events.", "ingest."))
+        and not value.endswith(">")
+    ]
+
+
+def build() -> dict[str, Any]:
+    doc = _Doc(_Schemas())
+    doc.messages["ErrorReply"] = ERROR_REPLY_MESSAGE | {"payload": doc.models.ref(ErrorReply)}
+    for service, svc in _services():
+        for ep in sorted(svc.rpc.endpoints.values(), key=lambda e: e.subject):
+            _endpoint(doc, service, svc.queue, ep)
+    envelope = doc.models.ref(CloudEvent)
+    for subject in _event_subjects():
+        _event(doc, subject, envelope)
+    return doc.models.resolve(
+        {
+            "asyncapi": "3.0.0",
+            "info": {
+                "title": "Account and user provisioning",
+                "version": "1.0.0",
+                "description": (
+                    "Request/reply subjects of the four services and their JetStream events."
+                ),
+            },
+            "defaultContentType": "application/json",
+            "servers": {
+                "nats": {
+                    "host": "localhost:4222",
+                    "protocol": "nats",
+                    "security": [{"$ref": "#/components/securitySchemes/natsUserPassword"}],
+                }
+            },
+            "channels": dict(sorted(doc.channels.items())),
+            "operations": dict(sorted(doc.operations.items())),
+            "components": {
+                "messages": doc.messages,
+                "schemas": {},
+                "securitySchemes": SECURITY_SCHEMES,
+            },
+        }
+    )
 
 
 def main() -> None:

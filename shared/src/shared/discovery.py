@@ -1,8 +1,9 @@
 """Service discovery in NATS's own service protocol (the ``$SRV`` subjects of NATS
-micro, ADR-32): every service instance answers ``$SRV.PING`` and ``$SRV.INFO`` (for
-all services, for its name, and for its own id), so ``nats micro ls`` / ``info``
-and ``provisioning status`` see each instance, its version and where its metrics
-are. Only PING and INFO are served: request counts live in ``/metrics``.
+micro, ADR-32): every service instance answers ``$SRV.PING``, ``$SRV.INFO`` and
+``$SRV.STATS`` (for all services, for its name, and for its own id), so ``nats micro
+ls`` / ``info`` / ``stats`` and ``provisioning status`` see each instance, its
+version, where its metrics are, and per endpoint its requests, errors and processing
+time (the same requests ``/metrics`` counts, since this instance started).
 
 The endpoints themselves stay on :class:`shared.messaging.rpc.RpcRouter`; this only
 describes them.
@@ -14,6 +15,8 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PING_TYPE = "io.nats.micro.v1.ping_response"
 INFO_TYPE = "io.nats.micro.v1.info_response"
+STATS_TYPE = "io.nats.micro.v1.stats_response"
+VERBS = ("PING", "INFO", "STATS")
 
 
 def discovery_subjects(name: str, instance_id: str | None = None) -> list[str]:
@@ -31,9 +36,7 @@ def discovery_subjects(name: str, instance_id: str | None = None) -> list[str]:
     exact; without: a wildcard for any instance id, as NATS permissions need it)."""
     last = instance_id or "*"
     return [
-        f"$SRV.{verb}{suffix}"
-        for verb in ("PING", "INFO")
-        for suffix in ("", f".{name}", f".{name}.{last}")
+        f"$SRV.{verb}{suffix}" for verb in VERBS for suffix in ("", f".{name}", f".{name}.{last}")
     ]
 
 
@@ -47,6 +50,7 @@ class Discovery:
         description: str,
         endpoints: list[dict[str, Any]],
         metadata: dict[str, str] | None = None,
+        stats: Callable[[], dict[str, dict[str, Any]]] | None = None,
     ) -> None:
         self.name = name
         self.id = secrets.token_hex(11)
@@ -54,6 +58,8 @@ class Discovery:
         self.description = description
         self.endpoints = endpoints
         self.metadata = dict(metadata or {})
+        self._stats = stats
+        self.started = datetime.now(UTC).isoformat()
         self._subs: list[Subscription] = []
 
     def _base(self, kind: str) -> dict[str, Any]:
@@ -74,11 +80,40 @@ class Discovery:
             "endpoints": self.endpoints,
         }
 
+    def stats(self) -> dict[str, Any]:
+        """Per endpoint: ``num_requests``, ``num_errors``, ``last_error``,
+        ``processing_time`` and ``average_processing_time`` (nanoseconds)."""
+        counts = self._stats() if self._stats is not None else {}
+        endpoints = []
+        for ep in self.endpoints:
+            c = counts.get(ep["subject"], {})
+            n, total = int(c.get("num_requests", 0)), int(c.get("processing_time", 0))
+            endpoints.append(
+                {
+                    "name": ep["name"],
+                    "subject": ep["subject"],
+                    "queue_group": ep["queue_group"],
+                    "num_requests": n,
+                    "num_errors": int(c.get("num_errors", 0)),
+                    "last_error": str(c.get("last_error", "")),
+                    "processing_time": total,
+                    "average_processing_time": total // n if n else 0,
+                }
+            )
+        return self._base(STATS_TYPE) | {"started": self.started, "endpoints": endpoints}
+
+    def answer(self, subject: str) -> dict[str, Any]:
+        if subject.startswith("$SRV.PING"):
+            return self.ping()
+        if subject.startswith("$SRV.STATS"):
+            return self.stats()
+        return self.info()
+
     async def start(self, nc: Client) -> None:
         async def on_msg(msg: Msg) -> None:
             if not msg.reply:
                 return
-            body = self.ping() if msg.subject.startswith("$SRV.PING") else self.info()
+            body = self.answer(msg.subject)
             with contextlib.suppress(Exception):
                 await nc.publish(msg.reply, json.dumps(body).encode())
 

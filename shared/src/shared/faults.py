@@ -20,7 +20,8 @@ class Permanent(Exception):
 
 def is_transient(exc: BaseException) -> bool:
     """The failure is the environment's, not the input's: the database or the broker
-    unreachable or restarting, a timeout, a called service unavailable."""
+    unreachable or restarting (or answering without the service's database, its
+    credentials, or writes), a timeout, a called service unavailable."""
     from sqlalchemy import exc as sa_exc
 
     seen: set[int] = set()
@@ -46,6 +47,11 @@ def is_transient(exc: BaseException) -> bool:
             | asyncpg.SerializationError
             | asyncpg.DeadlockDetectedError
             | asyncpg.AdminShutdownError
+            # the server answers, but not as the service's database (not yet: a
+            # failover, a restore, credentials being rotated): never the message's fault
+            | asyncpg.InvalidCatalogNameError
+            | asyncpg.InvalidAuthorizationSpecificationError
+            | asyncpg.ReadOnlySQLTransactionError
             | nats.errors.TimeoutError
             | nats.errors.NoRespondersError
             | nats.errors.ConnectionClosedError,

@@ -53,11 +53,20 @@ INTERNAL_SUBJECTS: tuple[str, ...] = (
     s.INVENTORY_ALLOCATE,
     s.INVENTORY_RELEASE,
     s.INVITES_REDEEM,
+    s.USERS_FACTS,
+    s.INVITES_RECOVERY_REDEEM,
 )
 
 # NATS service discovery (shared.discovery): who is running, which version, where
 # its metrics are.
-DISCOVERY_REQUESTS: tuple[str, ...] = ("$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>")
+DISCOVERY_REQUESTS: tuple[str, ...] = (
+    "$SRV.PING",
+    "$SRV.PING.>",
+    "$SRV.INFO",
+    "$SRV.INFO.>",
+    "$SRV.STATS",
+    "$SRV.STATS.>",
+)
 
 # Every public request subject, by service.
 PUBLIC_REQUESTS: tuple[str, ...] = ("account.v1.>", "identity.v1.>", "invites.v1.>", "engage.v1.>")
@@ -131,7 +140,13 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_INVITES, "identity-invites"),
             (s.STREAM_INGEST_DIRECTORY, "identity-directory-requests"),
         ),
-        calls=(s.INVENTORY_ALLOCATE, s.INVENTORY_RELEASE, s.ACCOUNTS_GET, s.INVITES_REDEEM),
+        calls=(
+            s.INVENTORY_ALLOCATE,
+            s.INVENTORY_RELEASE,
+            s.ACCOUNTS_GET,
+            s.INVITES_REDEEM,
+            s.INVITES_RECOVERY_REDEEM,
+        ),
         extra_subscribe=tuple(discovery_subjects("identity")),
         kv_write=_revocation_keys("identity", "user.>", "session.>"),
     ),
@@ -156,6 +171,7 @@ SERVICES: dict[str, ServiceGrant] = {
             (s.STREAM_ACCOUNT, "engage-account-facts"),
             (s.STREAM_IDENTITY, "engage-directory"),
         ),
+        calls=(s.USERS_FACTS,),
         extra_subscribe=tuple(discovery_subjects("engage-import")),
         kv_write=_revocation_keys("engage-import"),
     ),

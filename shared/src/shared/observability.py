@@ -10,31 +10,30 @@ small HTTP server:
 - ``GET /readyz``: the same report as ``<service>.v1.health``; 200 when its status is
   ``ok``, else 503.
 
-Audit lines: :func:`audit_request` writes one INFO line (logger ``audit``) for each
-sign-in, user added/changed/removed, invite and import request, with its outcome and
-correlation id. Emails are masked, passwords and tokens never written.
+Audit lines: :mod:`shared.audit` (one per sign-in, user, invite and import request,
+written after each reply by :func:`observe_reply`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-import jwt
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from shared.logs import correlation_id
+from shared.audit import AUDITED as AUDITED
+from shared.audit import audit as audit
+from shared.audit import audit_request as audit_request
+from shared.audit import mask_email as mask_email
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("audit")
@@ -182,165 +181,6 @@ def observe_reply(
         except Exception:  # an audit line never breaks a reply
             log.exception("audit line for %s failed", subject)
     return outcome
-
-
-# --- audit ----------------------------------------------------------------------
-
-
-def mask_email(email: object) -> str:
-    """``ada@acme.example`` -> ``a***@acme.example#3f2a9c`` (first letter, domain and a
-    short hash to tell addresses apart without writing them)."""
-    if not isinstance(email, str) or "@" not in email:
-        return "-"
-    local, _, domain = email.strip().lower().rpartition("@")
-    if not _DOMAIN.fullmatch(domain):
-        domain = "(invalid)"
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:8]
-    return f"{local[:1]}***@{domain}#{digest}"
-
-
-_DOMAIN = re.compile(r"[a-z0-9.-]{1,253}")
-_UNSAFE = re.compile(r"[^\w.@#*,:+-]")
-
-
-def _clean(value: object) -> str:
-    """A field value as written in an audit line: no spaces or control characters
-    (a request's own text cannot forge a line or a field), at most 1000 characters."""
-    return _UNSAFE.sub("?", str(value))[:1000]
-
-
-def _actor(headers: dict[str, str]) -> str:
-    """The signed-in user of a request the service has already accepted (the token was
-    verified by the endpoint); never the token itself."""
-    auth = headers.get("Authorization", "")
-    if not auth.startswith("Bearer "):
-        return "-"
-    try:
-        claims = jwt.decode(auth[7:], options={"verify_signature": False})
-        return str(claims.get("sub", "-"))
-    except Exception:
-        return "-"
-
-
-def _json(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data) if data else {}
-    except Exception:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-AuditFn = Callable[[dict[str, Any], dict[str, Any]], tuple[str, dict[str, object]]]
-
-
-def _login(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-    return "sign-in", {"email": mask_email(req.get("email")), "user_id": rep.get("user_id")}
-
-
-def _users_add(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-    users = rep.get("users") or []
-    asked = req.get("users") if isinstance(req.get("users"), list) else []
-    options = sorted(
-        {
-            str((u.get("setup") or {}).get("option"))
-            for u in asked or []
-            if isinstance(u, dict) and isinstance(u.get("setup"), dict)
-        }
-    )
-    return "users added", {
-        "account_id": req.get("account_id"),
-        "count": len(users) if users else len(asked or []),
-        "user_ids": ",".join(str(u.get("id")) for u in users if isinstance(u, dict)) or None,
-        "setup": ",".join(options) or None,
-    }
-
-
-def _user(action: str) -> AuditFn:
-    def fn(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-        return action, {"user_id": req.get("user_id"), "account_id": req.get("account_id")}
-
-    return fn
-
-
-def _invite(action: str) -> AuditFn:
-    def fn(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-        return action, {
-            "invite_id": rep.get("id") or req.get("invite_id"),
-            "user_id": rep.get("user_id") or req.get("user_id"),
-            "account_id": rep.get("account_id") or req.get("account_id"),
-            "email": mask_email(rep.get("email")) if rep.get("email") else None,
-        }
-
-    return fn
-
-
-def _import(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-    return "agent import started", {
-        "import_id": rep.get("id"),
-        "engage_account_id": req.get("engage_account_id"),
-        "users": len(req.get("user_ids") or []),
-        "role_id": req.get("role_id"),
-    }
-
-
-def _account(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-    return "account created", {"account_id": rep.get("id"), "plan": req.get("plan")}
-
-
-def _activation(req: dict[str, Any], rep: dict[str, Any]) -> tuple[str, dict[str, object]]:
-    return "activation completed", {"user_id": rep.get("id"), "account_id": rep.get("account_id")}
-
-
-AUDITED: dict[str, AuditFn] = {
-    "identity.v1.auth.login": _login,
-    "identity.v1.auth.change_password": _user("password changed"),
-    "identity.v1.activation.complete": _activation,
-    "identity.v1.users.add": _users_add,
-    "identity.v1.users.update": _user("user changed"),
-    "identity.v1.users.assign_credentials": _user("user credentials assigned"),
-    "identity.v1.users.set_emergency_location": _user("user emergency location set"),
-    "identity.v1.users.remove": _user("user removed"),
-    "invites.v1.send": _invite("invite send requested"),
-    "invites.v1.schedule": _invite("invite scheduled"),
-    "invites.v1.reschedule": _invite("invite rescheduled"),
-    "invites.v1.resend": _invite("invite resend requested"),
-    "invites.v1.cancel": _invite("invite cancelled"),
-    "engage.v1.agents.import": _import,
-    "account.v1.accounts.create": _account,
-}
-
-
-def audit(action: str, outcome: str = "ok", **fields: object) -> None:
-    """One INFO audit line: ``audit <action> <outcome> k=v ...`` (the correlation id is
-    added by the JSON formatter, and written here too for plain-text handlers)."""
-    fields = {k: _clean(v) for k, v in fields.items() if v is not None}
-    parts = [f"{k}={v}" for k, v in fields.items()]
-    cid = correlation_id.get()
-    if cid:
-        parts.append(f"correlation_id={cid}")
-    audit_log.info(
-        "audit %s %s %s",
-        action,
-        outcome,
-        " ".join(parts),
-        extra={"audit": {"action": action, "outcome": outcome, **fields}},
-    )
-
-
-def audit_request(
-    subject: str,
-    outcome: str,
-    data: bytes,
-    headers: dict[str, str],
-    reply_body: bytes,
-) -> None:
-    fn = AUDITED[subject]
-    req = _json(data)
-    rep = _json(reply_body) if outcome == "ok" else {}
-    action, fields = fn(req, rep)
-    if subject != "identity.v1.auth.login":
-        fields = {"actor": _actor(headers) if outcome == "ok" else None, **fields}
-    audit(action, "succeeded" if outcome == "ok" else f"failed:{outcome}", **fields)
 
 
 # --- wiring into a Service ---------------------------------------------------------

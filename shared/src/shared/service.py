@@ -8,6 +8,7 @@ relay, durable consumers, health, dead letters.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -165,6 +166,8 @@ class Service:
         return self.broker.connection.jetstream()
 
     def subscribe(self, sub: Subscription) -> None:
+        if sub.max_deliver <= 0:
+            sub = dataclasses.replace(sub, max_deliver=self.settings.consumer_max_deliver)
         self.subscriptions.append(sub)
 
     def add_background(self, fn: Background) -> None:
@@ -241,7 +244,12 @@ class Service:
             for ep in self.rpc.endpoints.values()
         ]
         self.discovery = Discovery(
-            self.name, self.settings.version, f"The {self.name} service.", endpoints, metadata
+            self.name,
+            self.settings.version,
+            f"The {self.name} service.",
+            endpoints,
+            metadata,
+            stats=self.rpc.stats,
         )
         await self.discovery.start(self.broker.connection)
 

@@ -2,7 +2,10 @@
 
 Shared variables (``NATS_URL``, ``DATABASE_URL``, ``TOKEN_PUBLIC_KEY`` ...) are read
 unprefixed; each service may override any of them with its own prefix, e.g.
-``IDENTITY_DATABASE_URL``.
+``IDENTITY_REQUEST_TIMEOUT``. Both are pydantic-settings sources (the prefixed one
+first); arguments win over both. ``<PREFIX>DATABASE_URL`` is the service's own
+database as is, where ``DATABASE_URL`` names a server on which each service has its
+database (``own_database_url``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from shared.db import database_url_for
 from shared.messaging.streams import StreamLimits
@@ -46,6 +55,19 @@ def nats_env_kwargs(prefix: str = "", environ: Mapping[str, str] | None = None) 
     )
 
 
+class PrefixedEnvSource(EnvSettingsSource):
+    """``<PREFIX>NAME`` for every field; ``<PREFIX>DATABASE_URL`` fills
+    ``own_database_url`` (the service's own database, used as is)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name == "database_url":
+            return None, field_name, False
+        if field_name == "own_database_url":
+            value, _, complex_ = super().get_field_value(field, "database_url")
+            return value, field_name, complex_
+        return super().get_field_value(field, field_name)
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="")
 
@@ -60,13 +82,16 @@ class ServiceSettings(BaseSettings):
     nats_creds: str = ""  # path to a NATS credentials file instead of user/password
     nats_inbox_prefix: str = "_INBOX"
     database_url: str = ""
+    own_database_url: str = Field(default="", exclude=True)
+    """From ``<PREFIX>DATABASE_URL`` only (see :class:`PrefixedEnvSource`)."""
     token_public_key: str = ""
     log_level: str = "INFO"
     version: str = "0.1.0"
     migrate_on_start: bool = True
     outbox_batch: int = Field(default=500, ge=1, le=5000)
     consumer_max_deliver: int = Field(default=10, ge=1)
-    request_timeout: float = 5.0
+    request_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Every request one service makes to another waits this long for the answer."""
     internal_key: str = ""
     # tokens are refused when revocations are not known to be this fresh (docs/security.md)
     revocation_max_lag_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -106,19 +131,20 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_refresh_seconds: float = Field(default=15.0, gt=0)
 
-    @model_validator(mode="before")
     @classmethod
-    def _prefixed_overrides(cls, data: Any) -> Any:
-        """``<PREFIX>_<NAME>`` wins over ``<NAME>`` for every field."""
-        if not isinstance(data, dict):
-            return data
-        prefix = cls.env_prefix
-        if prefix:
-            for name in cls.model_fields:
-                env = os.environ.get(f"{prefix}{name}".upper())
-                if env is not None:
-                    data[name] = env
-        return data
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``<PREFIX>NAME``, then ``NAME``."""
+        if not cls.env_prefix:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        prefixed = PrefixedEnvSource(settings_cls, env_prefix=cls.env_prefix)
+        return init_settings, prefixed, env_settings, dotenv_settings, file_secret_settings
 
     def nats_connect_kwargs(self) -> dict[str, Any]:
         """Authentication and inbox prefix for ``nats.connect`` (any connection the
@@ -131,10 +157,8 @@ class ServiceSettings(BaseSettings):
     def service_database_url(self) -> str:
         """The service's own database: ``<PREFIX>_DATABASE_URL`` as is, or ``DATABASE_URL``
         with the service's database name."""
-        prefix = self.env_prefix
-        own = os.environ.get(f"{prefix}DATABASE_URL".upper()) if prefix else None
-        if own:
-            return own
+        if self.own_database_url:
+            return self.own_database_url
         if not self.database_url:
-            raise ValueError(f"{prefix}DATABASE_URL or DATABASE_URL must be set")
+            raise ValueError(f"{self.env_prefix}DATABASE_URL or DATABASE_URL must be set")
         return database_url_for(self.database_url, self.db_name or self.database_name)

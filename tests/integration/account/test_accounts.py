@@ -212,7 +212,7 @@ async def test_sites_need_a_multi_site_account_and_unique_names(system: System) 
 
 
 async def test_cost_center_names_are_unique_in_the_account(system: System) -> None:
-    acc = await system.create_account()
+    acc = await system.create_account(multi_site=True)  # cost centers need one (DOMAIN.md 6)
     token = system.token_for(acc["id"])
     name = f"Sales {uid()}"
     await system.call(
@@ -224,7 +224,7 @@ async def test_cost_center_names_are_unique_in_the_account(system: System) -> No
         {"account_id": acc["id"], "name": name.upper()},
         token=token,
     )
-    other = await system.create_account()
+    other = await system.create_account(multi_site=True)
     await system.call(
         "account.v1.cost_centers.create",
         {"account_id": other["id"], "name": name},

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.integration.account.helpers import publish_call, publish_event, user_added
+from tests.integration.account.helpers import (
+    publish_call,
+    publish_event,
+    user_added,
+    user_snapshot,
+)
 from tests.support.system import System, eventually
 
 
@@ -70,13 +75,8 @@ async def test_calls_before_the_user_is_known_are_charged_when_it_turns_out_free
     await publish_event(
         system,
         "events.identity.user.added",
-        {
-            "user_id": user_id,
-            "account_id": acc["id"],
-            "user_type": "free",
-            "status": "Enabled",
-            "version": 1,
-        },
+        user_snapshot(acc["id"], user_id, "free", status="Enabled")
+        | {"setup_option": "activate_later"},
         "identity",
     )
     charges = await eventually(lambda: overage(system, acc["id"]), timeout=20)

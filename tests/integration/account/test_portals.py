@@ -114,7 +114,14 @@ async def test_overview_shows_countries_statuses_and_counts_then_unlink(system: 
     await publish_event(
         system,
         "events.invites.invite.sent",
-        {"invite_id": uid("inv_"), "account_id": us["id"], "user_id": user, "status": "Sent"},
+        {
+            "invite_id": uid("inv_"),
+            "account_id": us["id"],
+            "user_id": user,
+            "email": f"{user}@example.com",
+            "status": "Sent",
+            "send_at": datetime.now(UTC).isoformat(),
+        },
         "invites",
     )
 

@@ -277,7 +277,7 @@ async def test_time_zone_and_language_are_mapped_and_reported_per_agent(system: 
     users = []
     for (tz, lang), _ in MAPPING_CASES:
         u = snapshot(acc["id"])
-        u["regional"] = {"time_zone": tz, "language": lang} if tz else None
+        u["regional"] = {"time_zone": tz, "language": lang} if tz else {}
         users.append(u)
     await publish_users(system, users)
     await wait_directory(system, token, eid, len(users))

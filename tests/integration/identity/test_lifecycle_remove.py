@@ -96,6 +96,8 @@ async def test_remove_converges_everywhere_and_frees_the_email(system: System) -
         "user_id": user["id"],
         "account_id": acc["id"],
         "version": removed["version"],
+        # a Mobile user holds nothing from inventory
+        "released": {"license": None, "number": None, "device_id": None},
     }
 
     # the invite scheduler cancels the live invite; engage drops it from its directory

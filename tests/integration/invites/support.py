@@ -82,7 +82,7 @@ def snapshot(account_id: str, user_id: str, address: str, **extra: Any) -> dict[
         "role": "Standard User (International)",
         "job_title": None,
         "department": None,
-        "regional": None,
+        "regional": {},
         "needs_emergency_location": True,
         "must_change_password": False,
         "version": 1,

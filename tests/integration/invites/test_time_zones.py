@@ -1,5 +1,9 @@
 """Scheduling in the admin's time zone, across the next DST changes of New York and
-London (found from today, so the dates are always in the future)."""
+London (found from today, so the dates are always in the future).
+
+Invites are scheduled at most 90 days ahead (shared.contracts.invites), and for a
+quarter of the year no zone changes its clocks within 90 days: the scheduler's clock
+is then moved to a month before the change for the test (``clock_before``)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from invite_scheduler import handlers as invite_handlers
 
 from shared import subjects as s
 from tests.integration.invites.support import new_world
@@ -28,6 +33,14 @@ def next_change(zone: str, spring: bool) -> date:
     raise AssertionError("no DST change within a year")
 
 
+def clock_before(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
+    """The invite scheduler's "now" at least 30 days before ``day`` (moved only forward)."""
+    offset = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=30)
+    shift = offset - datetime.now(UTC)
+    if shift > timedelta(0):
+        monkeypatch.setattr(invite_handlers, "_now", lambda: datetime.now(UTC) + shift)
+
+
 def odd_local_time(zone: str, day: date, gap: bool) -> str:
     """A wall time on ``day`` that does not exist (gap) or exists twice (fold)."""
     tz = ZoneInfo(zone)
@@ -45,11 +58,13 @@ def odd_local_time(zone: str, day: date, gap: bool) -> str:
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
 async def test_nine_oclock_local_stays_nine_oclock_across_the_dst_change(
-    system: System, zone: str
+    system: System, zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = await new_world(system)
     for spring in (True, False):
         change = next_change(zone, spring)
+        monkeypatch.undo()
+        clock_before(monkeypatch, change)
         sends = []
         for day in (change - timedelta(days=1), change + timedelta(days=1)):
             user_id, _ = await w.add_user()
@@ -66,9 +81,12 @@ async def test_nine_oclock_local_stays_nine_oclock_across_the_dst_change(
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
-async def test_a_time_skipped_by_the_spring_change_is_refused(system: System, zone: str) -> None:
+async def test_a_time_skipped_by_the_spring_change_is_refused(
+    system: System, zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = await new_world(system)
     user_id, _ = await w.add_user()
+    clock_before(monkeypatch, next_change(zone, spring=True))
     local = odd_local_time(zone, next_change(zone, spring=True), gap=True)
     err = await w.error(
         "validation_failed",
@@ -81,10 +99,11 @@ async def test_a_time_skipped_by_the_spring_change_is_refused(system: System, zo
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
 async def test_a_time_repeated_by_the_autumn_change_means_the_earlier_instant(
-    system: System, zone: str
+    system: System, zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = await new_world(system)
     user_id, _ = await w.add_user()
+    clock_before(monkeypatch, next_change(zone, spring=False))
     local = odd_local_time(zone, next_change(zone, spring=False), gap=False)
     inv = await w.call(
         s.INVITES_SCHEDULE, {"user_id": user_id, "send_at": local, "time_zone": zone}

@@ -121,3 +121,15 @@ def test_a_schedule_a_minute_from_now_in_any_zone_is_accepted() -> None:
         local = (NOW + timedelta(minutes=1)).astimezone(__import__("zoneinfo").ZoneInfo(zone))
         plan = d.plan_schedule(local.strftime("%Y-%m-%dT%H:%M:%S"), zone, NOW, 366)
         assert plan.send_at == NOW + timedelta(minutes=1)
+
+
+def test_one_scheduling_horizon_of_90_days_for_identity_and_invites() -> None:
+    from identity import domain as identity_domain
+    from shared.contracts.invites import SCHEDULE_HORIZON_DAYS
+
+    assert SCHEDULE_HORIZON_DAYS == 90
+    assert timedelta(days=SCHEDULE_HORIZON_DAYS) == identity_domain.SCHEDULE_HORIZON
+    with pytest.raises(d.ScheduleError, match="90 days"):
+        d.plan_schedule(
+            (NOW + timedelta(days=91)).strftime("%Y-%m-%dT%H:%M"), "UTC", NOW, SCHEDULE_HORIZON_DAYS
+        )

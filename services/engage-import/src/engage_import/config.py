@@ -15,9 +15,9 @@ class EngageImportConfig(ServiceSettings):
     import_chunk_size: int = Field(default=500, ge=1, le=1000)
     #: How often an idle import worker looks for open jobs (seconds).
     import_poll_interval: float = Field(default=0.5, gt=0, le=30)
-    #: An item naming a user (or account) engage has not heard of yet waits this long
-    #: from the import's creation for the directory event before it is rejected
-    #: ``not_found`` (eventual consistency), looked at again every
-    #: ``import_unknown_user_retry_seconds``.
-    import_unknown_user_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
+    #: An item naming a user engage has not heard of yet waits this long from the
+    #: import's creation for identity's event (eventual consistency), looked at again
+    #: every ``import_unknown_user_retry_seconds``; then identity is asked, and only a
+    #: user identity does not have in the account is rejected ``not_found``.
+    import_unknown_user_wait_seconds: float = Field(default=10.0, ge=0, le=3600)
     import_unknown_user_retry_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -12,26 +12,24 @@ from shared.contracts.common import Empty, Ok
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.messaging.consumer import Delivery, Poison, Subscription
-from shared.messaging.rpc import Handler, RpcRouter
+from shared.messaging.rpc import Handler, Route, RpcRouter
 from shared.service import Service
 
 from identity import handlers as h
-from identity import integrations as itg
-from identity.adapters.clients import AccountDirectory, AccountInventory, InviteRedeemer
+from identity.adapters.clients import (
+    AccountDirectory,
+    AccountInventory,
+    InviteRedeemer,
+    RecoveryRedeemer,
+)
 from identity.adapters.hashing import Argon2Hasher
 from identity.config import IdentityConfig
+from identity.handlers import recovery as rc
 from identity.ports import UnitOfWork as Uow
 from shared import subjects as s
 
 ACCOUNT_FACT_EVENTS = [s.ACCOUNT_CREATED, s.ACCOUNT_SETTINGS_UPDATED, s.ACCOUNT_STATUS_CHANGED]
 INVITE_EVENTS = "events.invites.invite.*"
-
-
-def _data(d: Delivery) -> dict[str, Any]:
-    data = d.data.get("data")
-    if not isinstance(data, dict):
-        raise Poison("event without data")
-    return data
 
 
 def _ingest_id(subject: str, data: dict[str, Any], headers: dict[str, str]) -> str:
@@ -42,8 +40,158 @@ def _ingest_id(subject: str, data: dict[str, Any], headers: dict[str, str]) -> s
     rid = inner.get("request_id") if isinstance(inner, dict) else None
     if not rid:
         return ""
-    who = itg.token_hash(itg.bearer(headers))[:16]
+    who = h.token_hash(h.bearer(headers))[:16]
     return f"req:{who}:{str(rid)[:160]}"
+
+
+def _email_key(cmd: c.Login | c.StartRecovery) -> str:
+    return str(cmd.email).strip().lower()
+
+
+def _token_key(cmd: c.CompleteActivation | c.CompleteRecovery) -> str:
+    return str(cmd.token)[:8]
+
+
+#: subject, request, reply, summary, use case (called with ``cmd``, ``uow``, ``p``,
+#: ``deps`` or ``read_uow`` as its parameters name them), options
+ROUTES: tuple[Route, ...] = (
+    Route(
+        s.USERS_FACTS,
+        c.UserFactsQuery,
+        c.UserFacts,
+        "(internal) Snapshots of users a consumer has not heard of yet.",
+        h.user_facts,
+        public=True,  # no caller's token: the asking service's own background work
+        internal=True,  # only other services (NATS permissions and INTERNAL_KEY)
+        budgeted=False,
+    ),
+    Route(s.AUTH_LOGIN, c.Login, c.Session, "Sign in.", h.login, public=True, throttle=_email_key),
+    Route(s.AUTH_CHANGE_PASSWORD, c.ChangePassword, Ok, "Change own password.", h.change_password),
+    Route(
+        s.RECOVERY_START,
+        c.StartRecovery,
+        Ok,
+        "Forgot password: email a single-use recovery link (always ok).",
+        rc.start_recovery,
+        public=True,
+        throttle=_email_key,
+    ),
+    Route(
+        s.RECOVERY_COMPLETE,
+        c.CompleteRecovery,
+        c.User,
+        "Recover: link token + new password (+ security answer when one is set).",
+        rc.complete_recovery,
+        public=True,
+        throttle=_token_key,
+    ),
+    Route(s.USERS_CHANGE_PIN, c.ChangePin, Ok, "Change own voicemail PIN.", rc.change_pin),
+    Route(
+        s.AUTH_LOGOUT,
+        Empty,
+        Ok,
+        "End the session in the Authorization header, on every service.",
+        h.logout,
+    ),
+    Route(
+        s.ACTIVATION_COMPLETE,
+        c.CompleteActivation,
+        c.User,
+        "Accept an invitation: token + new password.",
+        h.complete_activation,
+        public=True,
+        throttle=_token_key,
+    ),
+    Route(
+        s.AUTH_MINT,
+        c.Mint,
+        c.Session,
+        "(internal) A session for a portal switch.",
+        h.mint,
+        internal=True,
+    ),
+    Route(s.USERS_ADD, c.AddUsers, c.UserList, "Add 1 to 25 users.", h.add_users),
+    Route(s.USERS_GET, c.GetUser, c.User, "Get a user.", h.get_user),
+    Route(s.USERS_LIST, c.ListUsers, c.UserPage, "List users.", h.list_users),
+    Route(
+        s.USERS_UPDATE,
+        c.UpdateUser,
+        c.User,
+        "Change a user (email, type, extension, phone, number, role, status ...).",
+        h.update_user,
+    ),
+    Route(
+        s.USERS_SET_EMERGENCY_LOCATION,
+        c.SetEmergencyLocation,
+        c.User,
+        "Set the emergency response location.",
+        h.set_emergency_location,
+    ),
+    Route(
+        s.USERS_ASSIGN_CREDENTIALS,
+        c.AssignUserCredentials,
+        c.User,
+        "Activate a user by assigning credentials.",
+        h.assign_credentials,
+    ),
+    Route(s.USERS_REMOVE, c.RemoveUser, c.User, "Remove a user.", h.remove_user),
+    Route(
+        s.USERS_RESET_CREDENTIALS,
+        c.ResetUserCredentials,
+        c.User,
+        "Reset an activated user's password and/or PIN.",
+        h.reset_credentials,
+    ),
+    Route(
+        s.EXTENSIONS_CREATE, c.CreateExtension, c.Extension, "New extension.", h.create_extension
+    ),
+    Route(s.EXTENSIONS_LIST, c.ListExtensions, c.ExtensionPage, "Extensions.", h.list_extensions),
+    Route(
+        s.EXTENSIONS_ASSIGN,
+        c.AssignExtension,
+        c.User,
+        "Create a user on an unassigned extension.",
+        h.assign_extension,
+    ),
+    Route(
+        s.EXTENSIONS_REMOVE,
+        c.RemoveExtension,
+        c.Extension,
+        "Delete an Unassigned extension.",
+        h.remove_extension,
+    ),
+    Route(s.EMAILS_CHECK, c.CheckEmail, c.EmailAvailability, "Is an email free?", h.check_email),
+    Route(s.ROLES_LIST, c.ListRoles, c.RoleList, "Predefined and custom roles.", h.list_roles),
+    Route(s.ROLES_CREATE, c.CreateRole, c.Role, "A custom role.", h.create_role),
+    Route(
+        s.ROLES_SET_DEFAULT,
+        c.SetDefaultRole,
+        c.Role,
+        "The account's default role for new users.",
+        h.set_default_role,
+    ),
+    Route(
+        s.INTEGRATIONS_CREATE,
+        c.CreateIntegration,
+        c.Integration,
+        "A token for another system's directory requests (shown once).",
+        h.create_integration,
+    ),
+    Route(
+        s.INTEGRATIONS_LIST,
+        c.ListIntegrations,
+        c.IntegrationPage,
+        "The account's integrations (no tokens).",
+        h.list_integrations,
+    ),
+    Route(
+        s.INTEGRATIONS_REVOKE,
+        c.RevokeIntegration,
+        c.Integration,
+        "Revoke an integration: its token is refused from then on.",
+        h.revoke_integration,
+    ),
+)
 
 
 def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
@@ -53,174 +201,58 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
     deps = h.Deps(
         hasher=Argon2Hasher(config.hash_threads),
         signer=TokenSigner(config.token_private_key, config.session_ttl_seconds),
-        inventory=AccountInventory(nc, config.token_private_key, config.internal_key),
-        invitations=InviteRedeemer(nc, config.token_private_key, config.internal_key),
+        inventory=AccountInventory(
+            nc, config.token_private_key, config.internal_key, config.request_timeout
+        ),
+        invitations=InviteRedeemer(
+            nc, config.token_private_key, config.internal_key, config.request_timeout
+        ),
         max_failed_logins=config.max_failed_logins,
         lockout_seconds=config.lockout_seconds,
+    )
+
+    recovery_tokens = RecoveryRedeemer(
+        nc, config.token_private_key, config.internal_key, config.request_timeout
     )
 
     def uow() -> Uow:
         return cast(Uow, svc.uow())
 
-    def who(p: Principal | None) -> Principal:
-        assert p is not None
-        return p
-
-    @rpc.endpoint(
-        s.AUTH_LOGIN,
-        c.Login,
-        c.Session,
-        public=True,
-        throttle=lambda cmd: str(cmd.email).strip().lower(),
-        summary="Sign in.",
+    rpc.serve(
+        ROUTES,
+        uow=uow,
+        read_uow=lambda: cast(Uow, svc.uow(read_only=True)),
+        deps=lambda: deps,
+        tokens=lambda: recovery_tokens,
     )
-    async def login(cmd: c.Login, p: Principal | None) -> c.Session:
-        return await h.login(cmd, uow(), deps)
+    _account_consumers(svc)
+    _invite_consumer(svc)
+    _directory_consumer(svc, config, deps)
 
-    @rpc.endpoint(s.AUTH_CHANGE_PASSWORD, c.ChangePassword, Ok, summary="Change own password.")
-    async def change_password(cmd: c.ChangePassword, p: Principal | None) -> Ok:
-        return await h.change_password(cmd, uow(), who(p), deps)
+    async def bootstrap() -> None:
+        if config.operator_email and config.operator_password:
+            await h.bootstrap_operator(
+                uow(), deps.hasher, config.operator_email, config.operator_password
+            )
 
-    @rpc.endpoint(
-        s.AUTH_LOGOUT,
-        Empty,
-        Ok,
-        summary="End the session in the Authorization header, on every service.",
+    svc.on_started.append(bootstrap)
+    directory = AccountDirectory(
+        nc, config.token_private_key, config.internal_key, config.request_timeout
     )
-    async def logout(cmd: Empty, p: Principal | None) -> Ok:
-        return await h.logout(uow(), who(p))
+    for ep in rpc.endpoints.values():
+        if "account_id" in ep.request.model_fields:
+            ep.handler = _learning_accounts(ep.handler, directory, uow)
 
-    @rpc.endpoint(
-        s.ACTIVATION_COMPLETE,
-        c.CompleteActivation,
-        c.User,
-        public=True,
-        throttle=lambda cmd: str(cmd.token)[:8],
-        summary="Accept an invitation: token + new password.",
-    )
-    async def activate(cmd: c.CompleteActivation, p: Principal | None) -> c.User:
-        return await h.complete_activation(cmd, uow(), deps)
 
-    @rpc.endpoint(
-        s.AUTH_MINT,
-        c.Mint,
-        c.Session,
-        internal=True,
-        summary="(internal) A session for a portal switch.",
-    )
-    async def mint(cmd: c.Mint, p: Principal | None) -> c.Session:
-        return await h.mint(cmd, uow(), who(p), deps)
+def _account_consumers(svc: Service) -> None:
+    """The account facts, sites and cost centers identity keeps."""
 
-    @rpc.endpoint(s.USERS_ADD, c.AddUsers, c.UserList, summary="Add 1 to 25 users.")
-    async def add(cmd: c.AddUsers, p: Principal | None) -> c.UserList:
-        return await h.add_users(cmd, uow(), who(p), deps)
-
-    @rpc.endpoint(s.USERS_GET, c.GetUser, c.User, summary="Get a user.")
-    async def get(cmd: c.GetUser, p: Principal | None) -> c.User:
-        return await h.get_user(cmd, uow(), who(p))
-
-    @rpc.endpoint(s.USERS_LIST, c.ListUsers, c.UserPage, summary="List users.")
-    async def list_users(cmd: c.ListUsers, p: Principal | None) -> c.UserPage:
-        return await h.list_users(cmd, uow(), who(p))
-
-    @rpc.endpoint(s.USERS_UPDATE, c.UpdateUser, c.User, summary="Change a user.")
-    async def update(cmd: c.UpdateUser, p: Principal | None) -> c.User:
-        return await h.update_user(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.USERS_SET_EMERGENCY_LOCATION,
-        c.SetEmergencyLocation,
-        c.User,
-        summary="Set the emergency response location.",
-    )
-    async def set_erl(cmd: c.SetEmergencyLocation, p: Principal | None) -> c.User:
-        return await h.set_emergency_location(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.USERS_ASSIGN_CREDENTIALS,
-        c.AssignUserCredentials,
-        c.User,
-        summary="Activate a user by assigning credentials.",
-    )
-    async def assign_creds(cmd: c.AssignUserCredentials, p: Principal | None) -> c.User:
-        return await h.assign_credentials(cmd, uow(), who(p), deps)
-
-    @rpc.endpoint(s.USERS_REMOVE, c.RemoveUser, c.User, summary="Remove a user.")
-    async def remove(cmd: c.RemoveUser, p: Principal | None) -> c.User:
-        return await h.remove_user(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.USERS_RESET_CREDENTIALS,
-        c.ResetUserCredentials,
-        c.User,
-        summary="Reset an activated user's password and/or PIN.",
-    )
-    async def reset_creds(cmd: c.ResetUserCredentials, p: Principal | None) -> c.User:
-        return await h.reset_credentials(cmd, uow(), who(p), deps)
-
-    @rpc.endpoint(s.EXTENSIONS_CREATE, c.CreateExtension, c.Extension, summary="New extension.")
-    async def create_ext(cmd: c.CreateExtension, p: Principal | None) -> c.Extension:
-        return await h.create_extension(cmd, uow(), who(p))
-
-    @rpc.endpoint(s.EXTENSIONS_LIST, c.ListExtensions, c.ExtensionPage, summary="Extensions.")
-    async def list_ext(cmd: c.ListExtensions, p: Principal | None) -> c.ExtensionPage:
-        return await h.list_extensions(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.EXTENSIONS_ASSIGN,
-        c.AssignExtension,
-        c.User,
-        summary="Create a user on an unassigned extension.",
-    )
-    async def assign_ext(cmd: c.AssignExtension, p: Principal | None) -> c.User:
-        return await h.assign_extension(cmd, uow(), who(p), deps)
-
-    @rpc.endpoint(s.EMAILS_CHECK, c.CheckEmail, c.EmailAvailability, summary="Is an email free?")
-    async def check_email(cmd: c.CheckEmail, p: Principal | None) -> c.EmailAvailability:
-        return await h.check_email(cmd, uow(), who(p))
-
-    @rpc.endpoint(s.ROLES_LIST, c.ListRoles, c.RoleList, summary="Predefined and custom roles.")
-    async def roles_list(cmd: c.ListRoles, p: Principal | None) -> c.RoleList:
-        return await h.list_roles(cmd, uow(), who(p))
-
-    @rpc.endpoint(s.ROLES_CREATE, c.CreateRole, c.Role, summary="A custom role.")
-    async def roles_create(cmd: c.CreateRole, p: Principal | None) -> c.Role:
-        return await h.create_role(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.INTEGRATIONS_CREATE,
-        c.CreateIntegration,
-        c.Integration,
-        summary="A token for another system's directory requests (shown once).",
-    )
-    async def integrations_create(cmd: c.CreateIntegration, p: Principal | None) -> c.Integration:
-        return await itg.create_integration(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.INTEGRATIONS_LIST,
-        c.ListIntegrations,
-        c.IntegrationPage,
-        summary="The account's integrations (no tokens).",
-    )
-    async def integrations_list(cmd: c.ListIntegrations, p: Principal | None) -> c.IntegrationPage:
-        return await itg.list_integrations(cmd, uow(), who(p))
-
-    @rpc.endpoint(
-        s.INTEGRATIONS_REVOKE,
-        c.RevokeIntegration,
-        c.Integration,
-        summary="Revoke an integration: its token is refused from then on.",
-    )
-    async def integrations_revoke(cmd: c.RevokeIntegration, p: Principal | None) -> c.Integration:
-        return await itg.revoke_integration(cmd, uow(), who(p))
-
-    # --- consumers ----------------------------------------------------------------
     async def on_account_event(d: Delivery, u: UnitOfWork) -> None:
-        data = _data(d)
+        data = d.event()
         iu = cast(Uow, u)
         try:
-            if d.subject == s.SITE_CREATED:
-                await h.project_site(data, iu)
+            if d.subject.startswith("events.account.site."):
+                await h.on_site_event(d.subject, data, iu)
             elif d.subject == s.COST_CENTER_CREATED:
                 await h.project_cost_center(data, iu)
             else:
@@ -240,13 +272,17 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         Subscription(
             name="identity-account-org",
             stream=s.STREAM_ACCOUNT,
-            filter_subjects=[s.SITE_CREATED, s.COST_CENTER_CREATED],
+            filter_subjects=[h.SITE_EVENTS, s.COST_CENTER_CREATED],
             handler=on_account_event,
         )
     )
 
+
+def _invite_consumer(svc: Service) -> None:
+    """The latest invite of each user."""
+
     async def on_invite_event(d: Delivery, u: UnitOfWork) -> None:
-        data = _data(d)
+        data = d.event()
         try:
             await h.project_invite(data, str(d.data.get("time") or ""), cast(Uow, u))
         except KeyError as exc:
@@ -261,6 +297,10 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         )
     )
 
+
+def _directory_consumer(svc: Service, config: IdentityConfig, deps: h.Deps) -> None:
+    """Directory requests other systems send with their tokens."""
+
     async def on_user_requested(d: Delivery, u: UnitOfWork) -> None:
         data = d.data.get("data") if isinstance(d.data.get("data"), dict) else d.data
         # eventual consistency: the account may be created a moment before identity
@@ -268,7 +308,7 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
         age = (datetime.now(UTC) - d.published_at).total_seconds() if d.published_at else None
         young = age is not None and age < config.directory_unknown_account_wait_seconds
         try:
-            await itg.provision_requested(
+            await h.provision_requested(
                 cast(dict[str, Any], data),
                 d.headers,
                 cast(Uow, u),
@@ -289,18 +329,6 @@ def register(rpc: RpcRouter, svc: Service, config: IdentityConfig) -> None:
             batch=10,
         )
     )
-
-    async def bootstrap() -> None:
-        if config.operator_email and config.operator_password:
-            await h.bootstrap_operator(
-                uow(), deps.hasher, config.operator_email, config.operator_password
-            )
-
-    svc.on_started.append(bootstrap)
-    directory = AccountDirectory(nc, config.token_private_key, config.internal_key)
-    for ep in rpc.endpoints.values():
-        if "account_id" in ep.request.model_fields:
-            ep.handler = _learning_accounts(ep.handler, directory, uow)
 
 
 def _learning_accounts(fn: Handler, directory: AccountDirectory, uow: Callable[[], Uow]) -> Handler:

@@ -31,6 +31,10 @@ class InviteSchedulerConfig(ServiceSettings):
     Unset: derived from ``INTERNAL_KEY``; both unset: a random key per process (a
     re-sent mail then carries a new link; the first one still works)."""
 
+    # Password recovery links (identity's recovery.start)
+    recovery_link_base_url: str = "http://127.0.0.1:8080/recover/"
+    recovery_ttl_seconds: int = Field(default=3600, ge=60)
+
     # Scheduler
     scheduler_enabled: bool = True
     claim_batch: int = Field(default=200, ge=1, le=5000)
@@ -40,4 +44,3 @@ class InviteSchedulerConfig(ServiceSettings):
     max_attempts: int = Field(default=5, ge=1)
     retry_delays: list[float] = Field(default_factory=lambda: [1.0, 2.0, 5.0, 15.0, 60.0])
     expiry_sweep_seconds: float = Field(default=30.0, gt=0)
-    max_schedule_days: int = Field(default=366, ge=1)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from invite_scheduler import emails
 
 SCHEDULED = "Scheduled"
 SENT = "Sent"
@@ -110,6 +111,13 @@ def derive_token(key: bytes, invite_id: str, generation: int) -> str:
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
+def derive_recovery_token(key: bytes, recovery_id: str) -> str:
+    """A password recovery link's token: made once per recovery (a mail re-sent after a
+    crash carries the same link), unguessable without ``key``; only its hash is stored."""
+    mac = hmac.new(key, f"recovery-token:{recovery_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 def message_id(invite_id: str, generation: int, sender: str) -> str:
     """The ``Message-ID`` of an invite's mail: stable per invite and send generation, so
     a re-sent copy is recognisably the same message."""
@@ -163,30 +171,25 @@ def welcome_email(
     link: str,
     expires_at: datetime,
     product: str,
+    language: str | None = None,
+    time_zone: str | None = None,
+    kind: str = "welcome",
 ) -> WelcomeEmail:
-    full = f"{first_name} {last_name}".strip() or to
-    when = expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    subject = f"Welcome to {account_name} on {product}: activate your account"
-    text = (
-        f"Hello {full},\n\n"
-        f"{account_name} has set up a {product} account for you ({to}).\n"
-        f"Activate it and choose your password here:\n\n{link}\n\n"
-        f"The link works once and expires on {when}.\n"
-        "If you did not expect this email, you can ignore it.\n"
+    """The welcome (or, with ``kind="recovery"``, password recovery) email, in the
+    user's language with the expiry in its time zone (invite_scheduler.emails)."""
+    r = emails.render(
+        kind,
+        to=to,
+        first_name=first_name,
+        last_name=last_name,
+        account_name=account_name,
+        link=link,
+        expires_at=expires_at,
+        product=product,
+        language=language,
+        time_zone=time_zone,
     )
-    e = html.escape
-    body = (
-        "<!doctype html><html><body>"
-        f"<p>Hello {e(full)},</p>"
-        f"<p><strong>{e(account_name)}</strong> has set up a {e(product)} account for you"
-        f" ({e(to)}).</p>"
-        f'<p><a href="{e(link, quote=True)}">Activate your account</a></p>'
-        f"<p>Or paste this link into your browser: {e(link)}</p>"
-        f"<p>The link works once and expires on {e(when)}.</p>"
-        "<p>If you did not expect this email, you can ignore it.</p>"
-        "</body></html>"
-    )
-    return WelcomeEmail(to=to, subject=subject, text=text, html=body)
+    return WelcomeEmail(to=to, subject=r.subject, text=r.text, html=r.html)
 
 
 class DeliveryFailed(Exception):

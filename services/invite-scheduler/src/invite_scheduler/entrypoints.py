@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Callable
+from typing import cast
 
-from shared.auth import Principal
 from shared.contracts import invites as c
 from shared.db import UnitOfWork as BaseUnitOfWork
 from shared.messaging.consumer import Delivery, Poison, Subscription
-from shared.messaging.rpc import RpcRouter
+from shared.messaging.rpc import Route, RpcRouter
 from shared.service import Service
 
 from invite_scheduler import handlers as h
+from invite_scheduler import recovery as rec
 from invite_scheduler.adapters.mailer import SmtpMailer
 from invite_scheduler.adapters.traced_mailer import TracedMailer, invite_traces
 from invite_scheduler.adapters.uow import InviteUnitOfWork
@@ -26,22 +27,76 @@ USER_EVENTS = [
     s.USER_UPDATED,
     s.USER_ACTIVATED,
     s.USER_REMOVED,
+    s.RECOVERY_REQUESTED,
 ]
 ACCOUNT_EVENTS = [s.ACCOUNT_CREATED, s.ACCOUNT_SETTINGS_UPDATED, s.ACCOUNT_STATUS_CHANGED]
 
 
-def _data(dlv: Delivery) -> dict[str, Any]:
-    data = dlv.data.get("data")
-    if not isinstance(data, dict):
-        raise Poison("event without data")
-    return data
+#: subject, request, reply, summary, use case (called with ``cmd``, ``p``, ``uow``,
+#: ``wake`` or ``max_days`` as its parameters name them), options
+ROUTES: tuple[Route, ...] = (
+    Route(s.INVITES_SEND, c.SendInvite, c.Invite, "Send an invite now.", h.send_invite),
+    Route(s.INVITES_SCHEDULE, c.ScheduleInvite, c.Invite, "Schedule an invite.", h.schedule_invite),
+    Route(
+        s.INVITES_RESCHEDULE,
+        c.RescheduleInvite,
+        c.Invite,
+        "Move a scheduled invite.",
+        h.reschedule_invite,
+    ),
+    Route(s.INVITES_CANCEL, c.CancelInvite, c.Invite, "Cancel an invite.", h.cancel_invite),
+    Route(s.INVITES_RESEND, c.ResendInvite, c.Invite, "Resend with a new link.", h.resend_invite),
+    Route(s.INVITES_GET, c.GetInvite, c.Invite, "Get an invite.", h.get_invite),
+    Route(s.INVITES_LIST, c.ListInvites, c.InvitePage, "List invites.", h.list_invites),
+    Route(
+        s.INVITES_REDEEM,
+        c.RedeemInvite,
+        c.Redeemed,
+        "(internal) Consume an activation token.",
+        h.redeem,
+        internal=True,
+    ),
+    Route(
+        s.INVITES_RECOVERY_REDEEM,
+        c.RedeemRecovery,
+        c.RecoveryRedeemed,
+        "(internal) Check or consume a password recovery token, or count a wrong answer.",
+        rec.redeem,
+        internal=True,
+    ),
+)
 
 
 def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dispatcher:
     def uow() -> InviteUnitOfWork:
         return cast(InviteUnitOfWork, svc.uow())
 
-    mailer = SmtpMailer(
+    traced = TracedMailer(_mailer(config))
+    dispatcher = Dispatcher(config, uow, traced)
+    recoveries = rec.RecoveryDispatcher(config, uow, traced)
+    wake = dispatcher.wake
+    days = c.SCHEDULE_HORIZON_DAYS  # one horizon, shared with identity's users.add
+    rpc.serve(ROUTES, uow=uow, wake=lambda: wake, max_days=lambda: days)
+    _user_consumer(svc, config, wake, recoveries)
+    _account_consumer(svc, config, wake)
+
+    async def run_dispatcher(_: Service) -> None:
+        await dispatcher.run()
+
+    async def run_sweep(_: Service) -> None:
+        await sweep_expired(uow, config.expiry_sweep_seconds)
+
+    async def run_recoveries(_: Service) -> None:
+        await recoveries.run()
+
+    svc.add_background(run_dispatcher)
+    svc.add_background(run_recoveries)
+    svc.add_background(run_sweep)
+    return dispatcher
+
+
+def _mailer(config: InviteSchedulerConfig) -> SmtpMailer:
+    return SmtpMailer(
         host=config.smtp_host,
         port=config.smtp_port,
         sender=config.mail_from,
@@ -51,78 +106,41 @@ def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dis
         password=config.smtp_password,
         starttls=config.smtp_starttls,
     )
-    dispatcher = Dispatcher(config, uow, TracedMailer(mailer))
-    wake = dispatcher.wake
-    days = config.max_schedule_days
 
-    @rpc.endpoint(s.INVITES_SEND, c.SendInvite, c.Invite, summary="Send an invite now.")
-    async def send(cmd: c.SendInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.send_invite(cmd, uow(), p, wake)
 
-    @rpc.endpoint(s.INVITES_SCHEDULE, c.ScheduleInvite, c.Invite, summary="Schedule an invite.")
-    async def schedule(cmd: c.ScheduleInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.schedule_invite(cmd, uow(), p, wake, days)
+def _soon(fn: Callable[[], None]) -> None:
+    # the consumer commits after the handler returns: wake the sender then
+    asyncio.get_running_loop().call_later(0.05, fn)
+    asyncio.get_running_loop().call_later(0.25, fn)
 
-    @rpc.endpoint(
-        s.INVITES_RESCHEDULE, c.RescheduleInvite, c.Invite, summary="Move a scheduled invite."
-    )
-    async def reschedule(cmd: c.RescheduleInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.reschedule_invite(cmd, uow(), p, wake, days)
 
-    @rpc.endpoint(s.INVITES_CANCEL, c.CancelInvite, c.Invite, summary="Cancel an invite.")
-    async def cancel(cmd: c.CancelInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.cancel_invite(cmd, uow(), p)
-
-    @rpc.endpoint(s.INVITES_RESEND, c.ResendInvite, c.Invite, summary="Resend with a new link.")
-    async def resend(cmd: c.ResendInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.resend_invite(cmd, uow(), p, wake)
-
-    @rpc.endpoint(s.INVITES_GET, c.GetInvite, c.Invite, summary="Get an invite.")
-    async def get(cmd: c.GetInvite, p: Principal | None) -> c.Invite:
-        assert p is not None
-        return await h.get_invite(cmd, uow(), p)
-
-    @rpc.endpoint(s.INVITES_LIST, c.ListInvites, c.InvitePage, summary="List invites.")
-    async def list_(cmd: c.ListInvites, p: Principal | None) -> c.InvitePage:
-        assert p is not None
-        return await h.list_invites(cmd, uow(), p)
-
-    @rpc.endpoint(
-        s.INVITES_REDEEM,
-        c.RedeemInvite,
-        c.Redeemed,
-        internal=True,
-        summary="(internal) Consume an activation token.",
-    )
-    async def redeem(cmd: c.RedeemInvite, p: Principal | None) -> c.Redeemed:
-        return await h.redeem(cmd, uow())
+def _user_consumer(
+    svc: Service,
+    config: InviteSchedulerConfig,
+    wake: Callable[[], None],
+    recoveries: rec.RecoveryDispatcher,
+) -> None:
+    """Invites and recoveries identity asks for, and the users they go to."""
+    recovery_key = recoveries.token_key  # the key its links are derived from
 
     async def on_user_event(dlv: Delivery, u: BaseUnitOfWork) -> None:
-        data = _data(dlv)
+        data = dlv.event()
         iu = cast(InviteUnitOfWork, u)
         try:
-            if dlv.subject == s.USER_INVITE_REQUESTED:
+            if dlv.subject == s.RECOVERY_REQUESTED:
+                if await rec.on_recovery_requested(
+                    data, iu, token_key=recovery_key, ttl_seconds=config.recovery_ttl_seconds
+                ):
+                    _soon(recoveries.wake)
+            elif dlv.subject == s.USER_INVITE_REQUESTED:
                 invite_traces.remember(str(data.get("email", "")).lower())
                 if await h.on_invite_requested(data, iu):
-                    # the consumer commits after this returns: wake the dispatcher then
-                    asyncio.get_running_loop().call_later(0.05, wake)
-                    asyncio.get_running_loop().call_later(0.25, wake)
+                    _soon(wake)
             elif dlv.subject == s.USER_REMOVED:
                 await h.on_user_removed(data, iu)
-            else:
-                await h.on_user_snapshot(data, iu)
-        except h.BadEvent as exc:
-            raise Poison(str(exc)) from exc
-
-    async def on_account_event(dlv: Delivery, u: BaseUnitOfWork) -> None:
-        try:
-            await h.on_account_event(_data(dlv), cast(InviteUnitOfWork, u))
-        except h.BadEvent as exc:
+            elif await h.on_user_snapshot(data, iu):
+                _soon(wake)
+        except (h.BadEvent, rec.BadRecovery) as exc:
             raise Poison(str(exc)) from exc
 
     svc.subscribe(
@@ -133,6 +151,22 @@ def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dis
             handler=on_user_event,
         )
     )
+
+
+def _account_consumer(
+    svc: Service, config: InviteSchedulerConfig, wake: Callable[[], None]
+) -> None:
+    """Account facts (lifecycle.on_account_facts): invites follow the account's status."""
+
+    async def on_account_event(dlv: Delivery, u: BaseUnitOfWork) -> None:
+        try:
+            if await h.on_account_event(
+                dlv.event(), cast(InviteUnitOfWork, u), config.invite_ttl_seconds
+            ):
+                _soon(wake)
+        except h.BadEvent as exc:
+            raise Poison(str(exc)) from exc
+
     svc.subscribe(
         Subscription(
             name="invites-account-facts",
@@ -141,13 +175,3 @@ def register(rpc: RpcRouter, svc: Service, config: InviteSchedulerConfig) -> Dis
             handler=on_account_event,
         )
     )
-
-    async def run_dispatcher(_: Service) -> None:
-        await dispatcher.run()
-
-    async def run_sweep(_: Service) -> None:
-        await sweep_expired(uow, config.expiry_sweep_seconds)
-
-    svc.add_background(run_dispatcher)
-    svc.add_background(run_sweep)
-    return dispatcher

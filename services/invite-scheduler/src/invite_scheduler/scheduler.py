@@ -58,6 +58,10 @@ class Dispatcher:
         self.sent_count = 0
         self._token_key = token_key(config)
 
+    @property
+    def token_key(self) -> bytes:
+        return self._token_key
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -76,7 +80,7 @@ class Dispatcher:
                     try:
                         if await self.run_once() >= self.config.claim_batch:
                             continue
-                        nxt = await h.seconds_to_next_due(self._uow())
+                        nxt = await self.next_due()
                         if nxt is not None:
                             delay = min(delay, max(nxt, 0.02))
                     except asyncio.CancelledError:
@@ -89,6 +93,10 @@ class Dispatcher:
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             await self.mailer.close()
+
+    async def next_due(self) -> float | None:
+        """Seconds until the next item of this dispatcher's queue is due (None: none)."""
+        return await h.seconds_to_next_due(self._uow())
 
     async def run_once(self) -> int:
         """Claim one batch of due invites and mail it; the number claimed."""
@@ -168,6 +176,8 @@ class Dispatcher:
             link=d.activation_link(self.config.invite_link_base_url, c.token),
             expires_at=c.expires_at,
             product=self.config.product_name,
+            language=c.language,
+            time_zone=c.time_zone,
         )
         try:
             await self.mailer.send(

@@ -163,6 +163,23 @@ class ListSites(PageRequest):
     account_id: Id
 
 
+class UpdateSite(Command):
+    """A partial change: omitted (or null) fields stay as they are."""
+
+    account_id: Id
+    site_id: Id
+    name: Name | None = None
+    code: SiteCode | None = None
+    time_zone: TimeZone | None = None
+
+
+class RemoveSite(Command):
+    """Refused (``conflict``, with ``details.users``) while users are on the site."""
+
+    account_id: Id
+    site_id: Id
+
+
 class Site(Model):
     id: str
     account_id: str
@@ -426,6 +443,15 @@ class PortalOverview(Model):
     portal_id: str
     name: str
     accounts: list[PortalAccount]
+
+
+class ListPortals(PageRequest):
+    """The caller's own portals (those it created and administers), paged by id."""
+
+
+class PortalPage(Model):
+    items: list[Portal]
+    next_cursor: str | None = None
 
 
 class SwitchAccount(Command):

@@ -21,6 +21,7 @@ Query = Annotated[str, Field(min_length=1, max_length=120)]
 ImportStatus = Literal["queued", "running", "finished"]
 ResultStatus = Literal["pending", "imported", "already_imported", "rejected"]
 MappingRule = Literal["exact", "mapped", "fallback"]
+AgentStatus = Literal["Enabled", "Disabled", "Removed"]
 
 
 # --- links --------------------------------------------------------------------
@@ -42,6 +43,18 @@ class Link(Model):
     default_time_zone: str
     default_language: str
     created_at: Any = None
+
+
+class ListLinks(PageRequest):
+    """The links the caller may read: those of its own account (or of ``account_id``,
+    which must be its own); an operator sees every account's, or one account's."""
+
+    account_id: Id | None = None
+
+
+class LinkPage(Model):
+    items: list[Link]
+    next_cursor: str | None = None
 
 
 # --- candidates ---------------------------------------------------------------
@@ -171,6 +184,32 @@ class Agent(Model):
     identity: IdentityLink
     import_id: str | None = None
     created_at: Any = None
+    #: Enabled, Disabled (its phone-system user is Disabled), or Removed (in the reply
+    #: of ``agents.remove`` only)
+    status: AgentStatus = "Enabled"
+    updated_at: Any = None
+
+
+class UpdateAgent(Command):
+    """A new role, teams or categories (each validated against the Engage account's, as
+    on import); fields left out stay as they are; at least one is given."""
+
+    engage_account_id: Id
+    agent_id: Id
+    role_id: Id | None = None
+    team_ids: list[Id] | None = Field(default=None, max_length=MAX_TEAMS)
+    category_ids: list[Id] | None = Field(default=None, max_length=MAX_CATEGORIES)
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateAgent:
+        if self.role_id is None and self.team_ids is None and self.category_ids is None:
+            raise ValueError("give at least one of role_id, team_ids and category_ids")
+        return self
+
+
+class RemoveAgent(Command):
+    engage_account_id: Id
+    agent_id: Id
 
 
 class AgentPage(Model):
@@ -245,3 +284,6 @@ class VoiceSession(Model):
     agent_id: str | None = None
     engage_account_id: str | None = None
     signed_in_at: Any = None
+    #: why a session ended without a sign-out (agent removed or disabled, user removed,
+    #: account suspended or closed, email changed); None otherwise
+    reason: str | None = None

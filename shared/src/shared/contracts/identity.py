@@ -8,20 +8,90 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from shared.contracts import validators as v
 from shared.contracts.common import Command, Id, Model, PageRequest
-
-Password = Annotated[str, Field(min_length=1, max_length=256)]
-PersonName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
-Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(v.email)]
-Phone = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(v.e164)]
-TimeZone = Annotated[str, AfterValidator(v.time_zone)]
-LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(v.language_tag)]
-Country = Annotated[str, AfterValidator(v.country)]
-UserType = Literal["standard", "video_pro_plus", "mobile", "free"]
-UserStatus = Literal["NotActivated", "Enabled", "Disabled"]
-ExtensionStatus = Literal["Unassigned", "NotActivated", "Enabled", "Disabled"]
-CallRecording = Literal["off", "inbound", "outbound", "both"]
-ExtensionNumber = Annotated[str, StringConstraints(min_length=1, max_length=8)]
+from shared.contracts.identity_access import (
+    ChangePassword as ChangePassword,
+)
+from shared.contracts.identity_access import (
+    ChangePin as ChangePin,
+)
+from shared.contracts.identity_access import (
+    CompleteActivation as CompleteActivation,
+)
+from shared.contracts.identity_access import (
+    CompleteRecovery as CompleteRecovery,
+)
+from shared.contracts.identity_access import (
+    CreateIntegration as CreateIntegration,
+)
+from shared.contracts.identity_access import (
+    Integration as Integration,
+)
+from shared.contracts.identity_access import (
+    IntegrationPage as IntegrationPage,
+)
+from shared.contracts.identity_access import (
+    ListIntegrations as ListIntegrations,
+)
+from shared.contracts.identity_access import (
+    Login as Login,
+)
+from shared.contracts.identity_access import (
+    Mint as Mint,
+)
+from shared.contracts.identity_access import (
+    RevokeIntegration as RevokeIntegration,
+)
+from shared.contracts.identity_access import (
+    Session as Session,
+)
+from shared.contracts.identity_access import (
+    StartRecovery as StartRecovery,
+)
+from shared.contracts.identity_fields import (
+    CallRecording as CallRecording,
+)
+from shared.contracts.identity_fields import (
+    Country as Country,
+)
+from shared.contracts.identity_fields import (
+    Email as Email,
+)
+from shared.contracts.identity_fields import (
+    ExtensionNumber as ExtensionNumber,
+)
+from shared.contracts.identity_fields import (
+    ExtensionStatus as ExtensionStatus,
+)
+from shared.contracts.identity_fields import (
+    LanguageTag as LanguageTag,
+)
+from shared.contracts.identity_fields import (
+    LicenseChoice as LicenseChoice,
+)
+from shared.contracts.identity_fields import (
+    LocalPhone as LocalPhone,
+)
+from shared.contracts.identity_fields import (
+    Password as Password,
+)
+from shared.contracts.identity_fields import (
+    PersonName as PersonName,
+)
+from shared.contracts.identity_fields import (
+    Phone as Phone,
+)
+from shared.contracts.identity_fields import (
+    ShortText as ShortText,
+)
+from shared.contracts.identity_fields import (
+    TimeZone as TimeZone,
+)
+from shared.contracts.identity_fields import (
+    UserStatus as UserStatus,
+)
+from shared.contracts.identity_fields import (
+    UserType as UserType,
+)
 
 
 class Regional(Command):
@@ -66,7 +136,7 @@ class NumberChoice(Command):
     """A direct number from ``inventory`` (number, E.164) or a new ``purchase`` (area_code?)."""
 
     source: Literal["inventory", "purchase"]
-    number: Phone | None = None
+    number: LocalPhone | None = None
     area_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")] | None = None
 
     @model_validator(mode="after")
@@ -142,8 +212,8 @@ class UserEntry(Command):
     extension_number: ExtensionNumber | None = None
     site_id: Id | None = None
     cost_center_id: Id | None = None
-    contact_phone: Phone | None = None
-    mobile_phone: Phone | None = None
+    contact_phone: LocalPhone | None = None
+    mobile_phone: LocalPhone | None = None
     job_title: ShortText | None = None
     department: ShortText | None = None
     role: ShortText | None = None
@@ -153,6 +223,9 @@ class UserEntry(Command):
     phone: PhoneChoice | None = None
     phone_number: NumberChoice | None = None
     shipping_address: Address | None = None
+    license: LicenseChoice | None = None
+    """``purchase``: buy the license of a licensed type with this entry (needs
+    ``acknowledge_charges`` and the purchase permission); else one from inventory."""
     setup: Setup
 
 
@@ -177,12 +250,25 @@ class ListUsers(PageRequest):
 
 
 class UserChanges(Command):
+    """Only the fields given change. ``email``, ``user_type``, ``extension_number``,
+    ``phone`` and ``phone_number`` follow the rules of ``users.add``; what the user held
+    before goes back to inventory (``released`` on ``user.updated``). ``phone_number:
+    null`` gives the number back; ``phone: {"source": "none"}`` gives the desk phone back."""
+
     first_name: PersonName | None = None
     last_name: PersonName | None = None
+    email: Email | None = None
+    user_type: UserType | None = None
+    license: LicenseChoice | None = None
+    extension_number: ExtensionNumber | None = None
+    phone: PhoneChoice | None = None
+    phone_number: NumberChoice | None = None
+    shipping_address: Address | None = None
+    emergency_location: Address | None = None
     site_id: Id | None = None
     cost_center_id: Id | None = None
-    contact_phone: Phone | None = None
-    mobile_phone: Phone | None = None
+    contact_phone: LocalPhone | None = None
+    mobile_phone: LocalPhone | None = None
     job_title: ShortText | None = None
     department: ShortText | None = None
     role: ShortText | None = None
@@ -195,6 +281,7 @@ class UpdateUser(Command):
     account_id: Id
     user_id: Id
     fields: UserChanges
+    acknowledge_charges: bool = False
 
 
 class SetEmergencyLocation(Command):
@@ -215,6 +302,20 @@ class AssignUserCredentials(Command):
         str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)
     ]
     security_answer: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class UserFactsQuery(Command):
+    """(internal) The current snapshots of users a consumer has not heard of yet."""
+
+    account_id: Id
+    user_ids: list[Id] = Field(min_length=1, max_length=500)
+
+
+class UserFacts(Model):
+    """The snapshot each user's events carry (docs/internal-contract.md "Events"), for
+    those of the asked users that exist in the asked account; the others are absent."""
+
+    users: list[dict[str, Any]]
 
 
 class RemoveUser(Command):
@@ -275,6 +376,9 @@ class User(Model):
     setup_option: str
     must_change_password: bool
     needs_emergency_location: bool
+    calling_blocked: bool = False
+    """A user of a calling type without an emergency location: calling is blocked
+    until the location is set (the telephony platform reads this)."""
     invite: InviteInfo | None = None
     version: int
     created_at: Any = None
@@ -315,6 +419,13 @@ class Extension(Model):
     created_at: Any = None
 
 
+class RemoveExtension(Command):
+    """Delete an Unassigned extension (one with a user is a ``conflict``)."""
+
+    account_id: Id
+    extension_id: Id
+
+
 class ExtensionPage(Model):
     items: list[Extension]
     next_cursor: str | None = None
@@ -340,6 +451,13 @@ class CreateRole(Command):
     international_calling: bool = False
 
 
+class SetDefaultRole(Command):
+    """The account's default role: what a new user gets when its entry names none."""
+
+    account_id: Id
+    role: ShortText
+
+
 class Role(Model):
     id: str
     account_id: str | None
@@ -347,46 +465,11 @@ class Role(Model):
     permissions: list[str]
     international_calling: bool
     predefined: bool
+    default: bool = False
 
 
 class RoleList(Model):
     items: list[Role]
-
-
-class Login(Command):
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    password: Password
-    account_id: Id | None = None
-
-
-class Session(Model):
-    token: str
-    expires_at: str
-    account_id: str | None
-    user_id: str
-    must_change_password: bool = False
-    needs_emergency_location: bool = False
-    operator: bool = False
-    permissions: list[str] = Field(default_factory=list)
-    portal_id: str | None = None
-
-
-class ChangePassword(Command):
-    current_password: Password
-    new_password: Password
-
-
-class CompleteActivation(Command):
-    token: Annotated[str, Field(min_length=1, max_length=512)]
-    password: Password
-
-
-class Mint(Command):
-    """Service-to-service: a session for a portal switch (account service only)."""
-
-    account_id: Id
-    user_id: Id
-    portal_id: Id | None = None
 
 
 class UserRequested(Model):
@@ -397,42 +480,3 @@ class UserRequested(Model):
     account_id: Id
     user: dict[str, Any]
     acknowledge_charges: bool = False
-
-
-# --- integrations: other systems' credentials for directory requests ----------------
-
-
-class CreateIntegration(Command):
-    account_id: Id
-    name: ShortText
-    role: ShortText
-
-
-class ListIntegrations(PageRequest):
-    account_id: Id
-
-
-class RevokeIntegration(Command):
-    account_id: Id
-    integration_id: Id
-
-
-class Integration(Model):
-    """An integration: ``token`` only in the reply to ``integrations.create`` (shown
-    once; identity keeps its SHA-256 only). ``token_prefix`` identifies it later."""
-
-    id: str
-    account_id: str
-    name: str
-    role: str
-    role_id: str
-    token_prefix: str
-    created_by: str
-    created_at: Any = None
-    revoked_at: Any = None
-    token: str | None = None
-
-
-class IntegrationPage(Model):
-    items: list[Integration]
-    next_cursor: str | None = None

@@ -21,6 +21,13 @@ INVITE_STATUSES: tuple[str, ...] = (
     "Failed",
 )
 
+SCHEDULE_HORIZON_DAYS = 90
+"""How far ahead a welcome email can be scheduled, on every path (identity's
+``users.add`` with ``schedule_invite`` and ``invites.v1.schedule``/``.reschedule``)."""
+
+RECOVERY_MAX_ANSWER_FAILURES = 5
+"""Wrong answers to the security question a recovery link survives; then it dies."""
+
 _LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 
@@ -130,3 +137,19 @@ class InviteEvent(Model):
     expires_at: datetime | None = None
     attempts: int = 0
     reason: str | None = None
+
+
+class RedeemRecovery(Command):
+    """Internal (identity's ``recovery.complete``): ``check`` a recovery token,
+    ``consume`` it (single use), or record a wrong security ``answer`` (``fail``): after
+    ``RECOVERY_MAX_ANSWER_FAILURES`` the token dies."""
+
+    token: Annotated[str, Field(min_length=1, max_length=512)]
+    action: Literal["check", "consume", "fail"] = "check"
+
+
+class RecoveryRedeemed(Model):
+    recovery_id: str
+    user_id: str
+    account_id: str
+    attempts_left: int

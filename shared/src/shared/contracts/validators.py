@@ -62,6 +62,21 @@ def e164(value: str, region: str | None = None) -> str:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
+_PHONE_INPUT = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
+
+
+def phone_input(value: str) -> str:
+    """A phone number as a person types it: E.164 (``+16175550199``, checked and
+    returned canonical at once) or a local format (``(617) 555-0199``), whose syntax
+    only is checked here; the service parses it with the account's country."""
+    v = value.strip()
+    if v.startswith("+"):
+        return e164(v)
+    if not _PHONE_INPUT.match(v) or sum(ch.isdigit() for ch in v) < 3:
+        raise ValueError(f"'{value}' is not a phone number")
+    return v
+
+
 def number_region(value: str) -> str | None:
     return phonenumbers.region_code_for_number(phonenumbers.parse(value, None))
 

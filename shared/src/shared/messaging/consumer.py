@@ -33,9 +33,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import nats.errors
@@ -47,17 +45,19 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import UnitOfWork
-from shared.faults import Permanent, Transient, is_transient
+from shared.faults import Transient, is_transient
 from shared.logs import correlation_id
 from shared.messaging.inbox import claim
 from shared.messaging.redaction import redact_headers, redact_payload, redact_text
+from shared.messaging.subscription import (
+    Delivery,
+    Poison,
+    Subscription,
+)
 from shared.messaging.tables import dead_letters
 from shared.observability import Metrics
-from shared.tracing import consumer_span
 
 log = logging.getLogger(__name__)
-
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 # headers a dead letter keeps about its origin (none of them a secret)
 ORIGIN_STREAM = "X-Dead-Letter-Stream"
@@ -70,70 +70,7 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-class Poison(Permanent):
-    """The message can never succeed: dead-letter it now."""
-
-
 __all__ = ["Delivery", "Poison", "Subscription", "Transient", "is_transient"]
-
-
-@dataclass
-class Delivery:
-    subject: str
-    data: dict[str, Any]
-    headers: dict[str, str]
-    message_id: str
-    num_delivered: int
-    published_at: datetime | None = None
-    """When JetStream stored the message: a handler that meets a fact it has not heard
-    of yet may raise :class:`Transient` while this is recent (eventual consistency)."""
-
-
-MessageHandler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
-BatchHandler = Callable[[list[Delivery], UnitOfWork], Awaitable[None]]
-
-
-def default_message_id(subject: str, data: dict[str, Any], headers: dict[str, str]) -> str:
-    """The CloudEvent id (equal to ``Nats-Msg-Id`` for our events), else the header."""
-    return str(data.get("id") or headers.get("Nats-Msg-Id") or "")
-
-
-@dataclass
-class Subscription:
-    """One durable consumer: ``name`` is the durable name (and the inbox key)."""
-
-    name: str
-    stream: str
-    filter_subjects: list[str]
-    handler: MessageHandler | None = None
-    """One message at a time (inside the batch's transaction)."""
-    message_id: Callable[[str, dict[str, Any], dict[str, str]], str] = default_message_id
-    batch: int = 100
-    max_deliver: int = 10
-    """Failures of a message *not* caused by a transient fault before it is poison."""
-    ack_wait: float = 30.0
-    retry_delays: tuple[float, ...] = RETRY_DELAYS
-    """NAK delays by attempt; the last one is the cap, repeated for ever."""
-    batch_handler: BatchHandler | None = None
-    """Instead of ``handler``: every new message of a fetched batch in one call (one
-    statement for many events)."""
-
-    def __post_init__(self) -> None:
-        if (self.handler is None) == (self.batch_handler is None):
-            raise ValueError(f"{self.name}: give exactly one of handler and batch_handler")
-
-    async def handle(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
-        if self.batch_handler is not None:
-            await self.batch_handler(deliveries, uow)
-            return
-        assert self.handler is not None
-        for d in deliveries:
-            token = correlation_id.set(d.data.get("correlationid") or d.message_id)
-            try:
-                with consumer_span(self.name, d.subject, d.data, d.headers):
-                    await self.handler(d, uow)
-            finally:
-                correlation_id.reset(token)
 
 
 class ConsumerRunner:
@@ -388,7 +325,7 @@ class ConsumerRunner:
                 await self._nak(m, self._delay(d.num_delivered))
                 return
             failures = self._failures.get(d.message_id, 0) + 1
-            if failures >= self.sub.max_deliver and await self._database_answers():
+            if failures >= (self.sub.max_deliver or 10) and await self._database_answers():
                 # it fails the same way with the database up: the message is bad
                 log.error(
                     "failed %d times with the database up: poison",
@@ -422,35 +359,7 @@ class ConsumerRunner:
             headers[REDACTED] = "1"
         clean_error = redact_text(error, secrets)[:2000]
         try:
-            async with self._sessions() as session, session.begin():
-                if (
-                    d is not None
-                    and (
-                        await session.execute(
-                            sa.select(dead_letters.c.id).where(
-                                dead_letters.c.consumer == self.sub.name,
-                                dead_letters.c.message_id == d.message_id,
-                                dead_letters.c.replayed_at.is_(None),
-                            )
-                        )
-                    ).first()
-                ):
-                    # stored before, but the term did not reach the server
-                    log.info("already dead-lettered", extra={"consumer": self.sub.name})
-                    with contextlib.suppress(Exception):
-                        await m.term()
-                    return
-                await session.execute(
-                    sa.insert(dead_letters).values(
-                        consumer=self.sub.name,
-                        subject=m.subject,
-                        message_id=d.message_id if d else None,
-                        payload=payload,
-                        headers=headers,
-                        error=clean_error,
-                        deliveries=m.metadata.num_delivered,
-                    )
-                )
+            stored_before = await self._store_dead_letter(m, d, payload, headers, clean_error)
         except Exception as exc:
             self._fault(exc)
             delay = self._delay(m.metadata.num_delivered)
@@ -462,17 +371,46 @@ class ConsumerRunner:
             )
             await self._nak(m, delay)
             return
-        if d is not None:
-            self._failures.pop(d.message_id, None)
-        log.error(
-            "dead-lettered: %s",
-            clean_error,
-            extra={"consumer": self.sub.name, "subject": m.subject},
-        )
-        if self.metrics is not None:
-            self.metrics.dead_letters.labels(self.sub.name).inc()
+        if stored_before:  # but the term did not reach the server
+            log.info("already dead-lettered", extra={"consumer": self.sub.name})
+        else:
+            if d is not None:
+                self._failures.pop(d.message_id, None)
+            log.error(
+                "dead-lettered: %s",
+                clean_error,
+                extra={"consumer": self.sub.name, "subject": m.subject},
+            )
+            if self.metrics is not None:
+                self.metrics.dead_letters.labels(self.sub.name).inc()
         with contextlib.suppress(Exception):
             await m.term()
+
+    async def _store_dead_letter(
+        self, m: Msg, d: Delivery | None, payload: Any, headers: dict[str, str], error: str
+    ) -> bool:
+        """Insert the dead-letter row; True when an unreplayed one was stored before."""
+        async with self._sessions() as session, session.begin():
+            if d is not None:
+                q = sa.select(dead_letters.c.id).where(
+                    dead_letters.c.consumer == self.sub.name,
+                    dead_letters.c.message_id == d.message_id,
+                    dead_letters.c.replayed_at.is_(None),
+                )
+                if (await session.execute(q)).first():
+                    return True
+            await session.execute(
+                sa.insert(dead_letters).values(
+                    consumer=self.sub.name,
+                    subject=m.subject,
+                    message_id=d.message_id if d else None,
+                    payload=payload,
+                    headers=headers,
+                    error=error,
+                    deliveries=m.metadata.num_delivered,
+                )
+            )
+        return False
 
     async def replay(self, dead_letter_id: int) -> tuple[bool, str | None]:
         """Run the handler again on a stored dead letter: (True, None) when it

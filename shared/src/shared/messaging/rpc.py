@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import json
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +135,75 @@ class Endpoint:
     """The key (an email, a token prefix) whose attempts are rate-limited."""
 
 
+UseCase = Callable[..., Awaitable[Any]]
+Provider = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a service's endpoint table: its subject, request and reply contracts,
+    summary, the use case that answers it, and the options of :meth:`RpcRouter.endpoint`.
+
+    The use case is called with its parameters by name (see :meth:`RpcRouter.serve`):
+    ``cmd`` is the validated request, ``p`` the caller's principal (a use case that
+    takes ``p`` is never public), any other name the service's provider of that name
+    (a unit of work, the service's dependencies ...), called once per request."""
+
+    subject: str
+    request: type[BaseModel]
+    reply: type[BaseModel] | None
+    summary: str
+    use_case: UseCase
+    public: bool = False
+    internal: bool = False
+    budgeted: bool | None = None
+    throttle: ThrottleKey | None = None
+
+
+def bind(route: Route, providers: dict[str, Provider]) -> Handler:
+    """The endpoint handler of ``route``: its use case called with ``cmd``, ``p`` and
+    the providers its parameters name (parameters with a default may be left out).
+    An unknown parameter is refused at registration, not at the first request."""
+    names: list[str] = []
+    for name, param in inspect.signature(route.use_case).parameters.items():
+        if name in ("cmd", "p") or name in providers:
+            names.append(name)
+        elif param.default is inspect.Parameter.empty:
+            raise ValueError(f"{route.subject}: nothing provides {name!r}")
+    use_case = route.use_case
+
+    async def handler(cmd: Any, principal: Principal | None) -> Any:
+        args: list[Any] = []
+        for name in names:
+            if name == "cmd":
+                args.append(cmd)
+            elif name == "p":
+                assert principal is not None  # only endpoints that need a token take p
+                args.append(principal)
+            else:
+                args.append(providers[name]())
+        return await use_case(*args)
+
+    return handler
+
+
+@dataclass
+class EndpointStats:
+    """What ``$SRV.STATS`` reports of one endpoint (shared.discovery)."""
+
+    num_requests: int = 0
+    num_errors: int = 0
+    last_error: str = ""
+    processing_time: int = 0  # nanoseconds, in all
+
+    def record(self, nanoseconds: int, error: str | None) -> None:
+        self.num_requests += 1
+        self.processing_time += nanoseconds
+        if error is not None:
+            self.num_errors += 1
+            self.last_error = error
+
+
 class RpcRouter:
     """The endpoints of one service, mounted on a broker in the service's queue group."""
 
@@ -150,6 +220,7 @@ class RpcRouter:
         self._public_waiting = 0
         self.throttle = KeyedThrottle(rate=1.0, burst=10.0)
         self.metrics: Metrics | None = None  # set by the Service (shared.observability)
+        self._stats: dict[str, EndpointStats] = {}
 
     def endpoint(
         self,
@@ -186,6 +257,22 @@ class RpcRouter:
             return fn
 
         return register
+
+    def serve(self, routes: Iterable[Route], **providers: Provider) -> None:
+        """Register a table of routes, each use case bound to the ``providers`` its
+        parameters name (:func:`bind`): ``rpc.serve(ROUTES, uow=new_uow, deps=lambda:
+        deps)`` instead of one wrapper function per endpoint."""
+        for r in routes:
+            self.endpoint(
+                r.subject,
+                r.request,
+                r.reply,
+                public=r.public,
+                internal=r.internal,
+                summary=r.summary,
+                budgeted=r.budgeted,
+                throttle=r.throttle,
+            )(bind(r, providers))
 
     def mount(
         self,
@@ -231,6 +318,9 @@ class RpcRouter:
                     ep.subject, queue=self.queue, cb=on_msg, pending_msgs_limit=65536
                 )
             )
+        # the server has every subscription before the service says it started: a
+        # request sent right after gets an answer, not "no responders"
+        await nc.flush()
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking requests; let the ones in flight finish (and reply)."""
@@ -288,7 +378,16 @@ class RpcRouter:
             finally:
                 correlation_id.reset(cid)
             set_outcome(span, outcome)
+        error = reply_headers.get("Nats-Service-Error-Code")
+        if error is not None:
+            error = f"{error}:{reply_headers.get('Nats-Service-Error', '')}"
+        elapsed = int((time.perf_counter() - started) * 1e9)
+        self._stats.setdefault(ep.subject, EndpointStats()).record(elapsed, error)
         return response
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Each endpoint's counts since this instance started (``$SRV.STATS``)."""
+        return {subject: vars(st).copy() for subject, st in self._stats.items()}
 
     async def _dispatch(
         self, ep: Endpoint, data: bytes, headers: dict[str, str] | None
@@ -298,26 +397,7 @@ class RpcRouter:
         token = correlation_id.set(cid)
         started = time.perf_counter()
         try:
-            principal = None
-            if ep.internal:
-                given = headers.get("X-Internal-Key", "")
-                if not self.internal_key or not hmac.compare_digest(given, self.internal_key):
-                    raise Forbidden("This subject is for the platform's own services.")
-            if not ep.public:
-                assert self.verifier is not None
-                principal = self.verifier.from_headers(headers)
-            raw = parse_object(data)
-            try:
-                cmd = ep.request.model_validate(raw)
-            except ValidationError as exc:
-                raise validation_error(exc) from exc
-            if ep.throttle is not None:
-                key = ep.throttle(cmd)
-                if key and not self.throttle.allow(f"{ep.subject}:{key}"):
-                    raise LimitExceeded(
-                        "Too many attempts; try again shortly.",
-                        {"reason": "throttled", "retry_after_seconds": 1},
-                    )
+            cmd, principal = self._admit(ep, data, headers)
             try:
                 result = await ep.handler(cmd, principal)
             except Exception as exc:
@@ -328,25 +408,8 @@ class RpcRouter:
                 log.warning("database connection lost on %s; retrying once", ep.subject)
                 result = await ep.handler(cmd, principal)
             return ok_response(result)
-        except AppError as err:
-            if err.code == "internal":
-                log.error(
-                    "internal error on %s: %s",
-                    ep.subject,
-                    err.message,
-                    extra={"subject": ep.subject},
-                )
-            return error_response(err)
         except Exception as exc:
-            if is_transient(exc):  # the caller (a consumer) retries an `unavailable`
-                log.warning("%s: dependency unavailable (%s)", ep.subject, type(exc).__name__)
-                return error_response(
-                    Unavailable("A dependency is unavailable; try again.", {"correlation_id": cid})
-                )
-            log.exception("unhandled error on %s", ep.subject, extra={"subject": ep.subject})
-            return error_response(
-                Internal("Internal error; quote the correlation id.", {"correlation_id": cid})
-            )
+            return self._failure(ep, exc, cid)
         finally:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -357,3 +420,57 @@ class RpcRouter:
                     },
                 )
             correlation_id.reset(token)
+
+    def _admit(
+        self, ep: Endpoint, data: bytes, headers: dict[str, str]
+    ) -> tuple[BaseModel, Principal | None]:
+        """Who is asking (internal key, token) and what (the validated request), or
+        the refusal; a throttled key is refused here too."""
+        principal = None
+        if ep.internal:
+            given = headers.get("X-Internal-Key", "")
+            if not self.internal_key or not hmac.compare_digest(given, self.internal_key):
+                raise Forbidden("This subject is for the platform's own services.")
+        if not ep.public:
+            assert self.verifier is not None
+            principal = self.verifier.from_headers(headers)
+        raw = parse_object(data)
+        try:
+            cmd = ep.request.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_error(exc) from exc
+        if ep.throttle is not None:
+            key = ep.throttle(cmd)
+            if key and not self.throttle.allow(f"{ep.subject}:{key}"):
+                raise LimitExceeded(
+                    "Too many attempts; try again shortly.",
+                    {"reason": "throttled", "retry_after_seconds": 1},
+                )
+        return cmd, principal
+
+    def _failure(self, ep: Endpoint, exc: Exception, cid: str) -> NatsResponse:
+        """The error reply: the AppError as it is, a transient fault as ``unavailable``,
+        anything else as ``internal`` with the correlation id (and logged)."""
+        if isinstance(exc, AppError):
+            if exc.code == "internal":
+                log.error(
+                    "internal error on %s: %s",
+                    ep.subject,
+                    exc.message,
+                    extra={"subject": ep.subject},
+                )
+            return error_response(exc)
+        if is_transient(exc):  # the caller (a consumer) retries an `unavailable`
+            log.warning("%s: dependency unavailable (%s)", ep.subject, type(exc).__name__)
+            return error_response(
+                Unavailable("A dependency is unavailable; try again.", {"correlation_id": cid})
+            )
+        log.error(
+            "unhandled error on %s",
+            ep.subject,
+            exc_info=exc,
+            extra={"subject": ep.subject},
+        )
+        return error_response(
+            Internal("Internal error; quote the correlation id.", {"correlation_id": cid})
+        )

@@ -199,8 +199,17 @@ class Stack:
         env["INVITE_LINK_BASE_URL"] = os.environ.get(
             "INVITE_LINK_BASE_URL", "http://localhost:8080/activate/"
         )
+        env["RECOVERY_LINK_BASE_URL"] = os.environ.get(
+            "RECOVERY_LINK_BASE_URL", "http://localhost:8080/recover/"
+        )
         env["TOKEN_PUBLIC_KEY"] = keys["TOKEN_PUBLIC_KEY"]
-        for k in ("DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "INVITE_LINK_BASE_URL"):
+        for k in (
+            "DATABASE_URL",
+            "SMTP_HOST",
+            "SMTP_PORT",
+            "INVITE_LINK_BASE_URL",
+            "RECOVERY_LINK_BASE_URL",
+        ):
             common[k] = env[k]
         common["TOKEN_PUBLIC_KEY"] = keys["TOKEN_PUBLIC_KEY"]
         common["INTERNAL_KEY"] = keys["INTERNAL_KEY"]

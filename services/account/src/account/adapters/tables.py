@@ -175,6 +175,8 @@ portals = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # portals.list: the caller's own portals, paged by id
+    sa.Index("ix_portals_owner", "owner_user_id", "id"),
 )
 
 # An account is linked to a portal once (the primary key, portal_links_pkey).
@@ -208,7 +210,15 @@ known_users = sa.Table(
     sa.Column("status", sa.String(20), nullable=True),
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("site_id", sa.String(64), nullable=True),
     sa.Index("ix_known_users_account", "account_id"),
+    # rule: a site with users cannot be removed (DOMAIN.md section 6); counts them
+    sa.Index(
+        "ix_known_users_site",
+        "account_id",
+        "site_id",
+        postgresql_where=sa.text("site_id IS NOT NULL AND NOT removed"),
+    ),
 )
 
 known_invites = sa.Table(

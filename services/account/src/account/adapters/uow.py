@@ -4,22 +4,22 @@ from typing import Self
 
 from shared.db import UnitOfWork
 
+from account.adapters.inventory_repository import InventoryRepository
+from account.adapters.portal_repository import LinkCodeRepository, PortalRepository
+from account.adapters.projection_repository import ProjectionRepository
 from account.adapters.repository import (
     AccountRepository,
     AllocationRepository,
     ChargeRepository,
-    InventoryRepository,
-    LinkCodeRepository,
     NamedChildRepository,
-    PortalRepository,
-    ProjectionRepository,
+    SiteRepository,
 )
-from account.adapters.tables import cost_centers, sites
+from account.adapters.tables import cost_centers
 
 
 class AccountUnitOfWork(UnitOfWork):
     accounts: AccountRepository
-    sites: NamedChildRepository
+    sites: SiteRepository
     cost_centers: NamedChildRepository
     inventory: InventoryRepository
     charges: ChargeRepository
@@ -32,7 +32,7 @@ class AccountUnitOfWork(UnitOfWork):
         await super().__aenter__()
         s = self.session
         self.accounts = AccountRepository(s)
-        self.sites = NamedChildRepository(s, sites)
+        self.sites = SiteRepository(s)
         self.cost_centers = NamedChildRepository(s, cost_centers)
         self.inventory = InventoryRepository(s)
         self.charges = ChargeRepository(s)

@@ -18,13 +18,12 @@ from engage_import.adapters.tables import (
     import_jobs,
     roles,
     teams,
-    voice_sessions,
 )
 
 Row = dict[str, Any]
 
 
-def _like(query: str) -> str:
+def like_pattern(query: str) -> str:
     escaped = query.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
     return f"%{escaped}%"
 
@@ -50,12 +49,11 @@ class AccountFactsRepository:
         )
         await self.session.execute(stmt)
 
-    async def get(self, account_id: str) -> Row | None:
-        row = (
-            await self.session.execute(
-                sa.select(accounts).where(accounts.c.account_id == account_id)
-            )
-        ).first()
+    async def get(self, account_id: str, *, for_share: bool = False) -> Row | None:
+        q = sa.select(accounts).where(accounts.c.account_id == account_id)
+        if for_share:
+            q = q.with_for_update(read=True)
+        row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
 
@@ -79,22 +77,25 @@ class DirectoryRepository:
             )
             await self.session.execute(stmt)
 
-    async def in_account(self, account_id: str, user_ids: list[str]) -> dict[str, Row]:
+    async def lookup(self, user_ids: list[str]) -> dict[str, Row]:
+        """Every directory row of ``user_ids`` (any account, removed too), read at once."""
         if not user_ids:
             return {}
-        q = sa.select(directory_users).where(
-            directory_users.c.account_id == account_id,
-            directory_users.c.user_id.in_(user_ids),
-            directory_users.c.removed.is_(False),
-        )
+        q = sa.select(directory_users).where(directory_users.c.user_id.in_(user_ids))
         return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
-    async def known(self, user_ids: list[str]) -> set[str]:
-        """Those of ``user_ids`` engage has heard of at all (in any account, removed too)."""
-        if not user_ids:
-            return set()
-        q = sa.select(directory_users.c.user_id).where(directory_users.c.user_id.in_(user_ids))
-        return set((await self.session.execute(q)).scalars().all())
+    async def get(self, user_id: str) -> Row | None:
+        q = sa.select(directory_users).where(directory_users.c.user_id == user_id)
+        r = (await self.session.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def many(self, user_ids: Iterable[str]) -> dict[str, Row]:
+        """These users as the directory has them (removed ones too), by id."""
+        wanted = list(set(user_ids))
+        if not wanted:
+            return {}
+        q = sa.select(directory_users).where(directory_users.c.user_id.in_(wanted))
+        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
     async def candidates(
         self,
@@ -127,7 +128,7 @@ class DirectoryRepository:
         if after:
             q = q.where(d.c.user_id > after)
         if query:
-            like = _like(query)
+            like = like_pattern(query)
             full = sa.func.lower(d.c.first_name + " " + d.c.last_name)
             q = q.where(
                 sa.or_(
@@ -161,6 +162,22 @@ class LinkRepository:
             q = q.with_for_update()
         r = (await self.session.execute(q)).first()
         return dict(r._mapping) if r else None
+
+    async def many(self, engage_account_ids: Iterable[str]) -> list[Row]:
+        wanted = list(set(engage_account_ids))
+        if not wanted:
+            return []
+        q = sa.select(engage_accounts).where(engage_accounts.c.id.in_(wanted))
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
+    async def list(self, account_id: str | None, *, after: str | None, limit: int) -> list[Row]:
+        """Links by id; those of one phone-system account, or of all (None)."""
+        q = sa.select(engage_accounts).order_by(engage_accounts.c.id).limit(limit)
+        if account_id is not None:
+            q = q.where(engage_accounts.c.account_id == account_id)
+        if after:
+            q = q.where(engage_accounts.c.id > after)
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
 
 
 _NAMED = {"teams": teams, "categories": categories}
@@ -225,107 +242,6 @@ class CatalogRepository:
         t = _NAMED[kind]
         q = sa.select(t.c.id).where(t.c.engage_account_id == engage_account_id, t.c.id.in_(wanted))
         return set((await self.session.execute(q)).scalars().all())
-
-
-def _agent_select() -> sa.Select[Any]:
-    return sa.select(agents, roles.c.name.label("role")).select_from(
-        agents.outerjoin(
-            roles,
-            sa.and_(
-                roles.c.engage_account_id == agents.c.engage_account_id,
-                roles.c.id == agents.c.role_id,
-            ),
-        )
-    )
-
-
-class AgentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def insert_many(self, rows: list[Row]) -> set[str]:
-        """Insert; an agent that already exists for (Engage account, user) is left alone."""
-        if not rows:
-            return set()
-        stmt = (
-            insert(agents)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[agents.c.engage_account_id, agents.c.user_id])
-            .returning(agents.c.user_id)
-        )
-        return set((await self.session.execute(stmt)).scalars().all())
-
-    async def by_users(self, engage_account_id: str, user_ids: list[str]) -> dict[str, Row]:
-        if not user_ids:
-            return {}
-        q = sa.select(agents.c.id, agents.c.user_id, agents.c.username).where(
-            agents.c.engage_account_id == engage_account_id, agents.c.user_id.in_(user_ids)
-        )
-        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
-
-    async def taken_usernames(self, engage_account_id: str, bases: Iterable[str]) -> set[str]:
-        wanted = list(set(bases))
-        if not wanted:
-            return set()
-        q = sa.select(agents.c.username).where(
-            agents.c.engage_account_id == engage_account_id, agents.c.username_base.in_(wanted)
-        )
-        return set((await self.session.execute(q)).scalars().all())
-
-    async def get(
-        self, engage_account_id: str, *, agent_id: str | None = None, user_id: str | None = None
-    ) -> Row | None:
-        q = _agent_select().where(agents.c.engage_account_id == engage_account_id)
-        if agent_id is not None:
-            q = q.where(agents.c.id == agent_id)
-        if user_id is not None:
-            q = q.where(agents.c.user_id == user_id)
-        r = (await self.session.execute(q)).first()
-        return dict(r._mapping) if r else None
-
-    async def list(
-        self,
-        engage_account_id: str,
-        *,
-        query: str | None,
-        role_id: str | None,
-        team_id: str | None,
-        after: str | None,
-        limit: int,
-    ) -> list[Row]:
-        q = (
-            _agent_select()
-            .where(agents.c.engage_account_id == engage_account_id)
-            .order_by(agents.c.id)
-            .limit(limit)
-        )
-        if after:
-            q = q.where(agents.c.id > after)
-        if role_id:
-            q = q.where(agents.c.role_id == role_id)
-        if team_id:
-            q = q.where(agents.c.team_ids.contains([team_id]))
-        if query:
-            like = _like(query)
-            full = sa.func.lower(agents.c.first_name + " " + agents.c.last_name)
-            q = q.where(
-                sa.or_(
-                    full.like(like, escape="\\"),
-                    sa.func.lower(agents.c.email).like(like, escape="\\"),
-                    agents.c.username.like(like, escape="\\"),
-                )
-            )
-        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
-
-    async def for_user_in_account(self, account_id: str, user_id: str) -> Row | None:
-        q = (
-            sa.select(agents)
-            .where(agents.c.account_id == account_id, agents.c.user_id == user_id)
-            .order_by(agents.c.created_at, agents.c.id)
-            .limit(1)
-        )
-        r = (await self.session.execute(q)).first()
-        return dict(r._mapping) if r else None
 
 
 _ADD_ITEMS = sa.text(
@@ -466,33 +382,3 @@ class ImportRepository:
         if status:
             q = q.where(import_items.c.status == status)
         return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
-
-
-class VoiceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def insert(self, row: Row) -> Row | None:
-        stmt = (
-            insert(voice_sessions).values(**row).on_conflict_do_nothing().returning(voice_sessions)
-        )
-        r = (await self.session.execute(stmt)).first()
-        return dict(r._mapping) if r else None
-
-    async def get(self, login: str) -> Row | None:
-        q = sa.select(voice_sessions).where(voice_sessions.c.login == login).with_for_update()
-        r = (await self.session.execute(q)).first()
-        return dict(r._mapping) if r else None
-
-    async def delete(self, login: str, account_id: str, user_id: str) -> Row | None:
-        stmt = (
-            sa.delete(voice_sessions)
-            .where(
-                voice_sessions.c.login == login,
-                voice_sessions.c.account_id == account_id,
-                voice_sessions.c.user_id == user_id,
-            )
-            .returning(voice_sessions)
-        )
-        r = (await self.session.execute(stmt)).first()
-        return dict(r._mapping) if r else None

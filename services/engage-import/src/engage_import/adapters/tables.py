@@ -117,6 +117,9 @@ agents = sa.Table(
     sa.Column("language_mapping", JSONB, nullable=False),
     sa.Column("import_id", sa.String(64), nullable=True),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    # Enabled, or Disabled while its phone-system user is Disabled
+    sa.Column("status", sa.String(20), nullable=False, server_default="Enabled"),
+    sa.Column("updated_at", TS, nullable=True),
     # rule: a user is imported once into an Engage account (a re-import never duplicates:
     # the agents insert is ON CONFLICT DO NOTHING on this index)
     sa.Index("ux_agents_user", "engage_account_id", "user_id", unique=True),
@@ -190,4 +193,8 @@ voice_sessions = sa.Table(
     sa.Column("agent_id", sa.String(64), nullable=True),
     sa.Column("engage_account_id", sa.String(64), nullable=True),
     sa.Column("signed_in_at", TS, nullable=False, server_default=sa.func.now()),
+    # sessions end when their user is disabled or removed, or their account suspended
+    sa.Index("ix_voice_sessions_account", "account_id", "user_id"),
+    # ... or when their agent is removed
+    sa.Index("ix_voice_sessions_agent", "agent_id"),
 )

@@ -4,14 +4,13 @@ from typing import Self
 
 from shared.db import UnitOfWork
 
+from engage_import.adapters.agent_repository import AgentRepository, VoiceRepository
 from engage_import.adapters.repository import (
     AccountFactsRepository,
-    AgentRepository,
     CatalogRepository,
     DirectoryRepository,
     ImportRepository,
     LinkRepository,
-    VoiceRepository,
 )
 
 

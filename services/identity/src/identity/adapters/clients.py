@@ -15,21 +15,26 @@ from shared import subjects as s
 
 
 class _Caller:
-    def __init__(self, nc: Callable[[], Client], private_key: str, internal_key: str) -> None:
+    def __init__(
+        self,
+        nc: Callable[[], Client],
+        private_key: str,
+        internal_key: str,
+        timeout: float = 10.0,
+    ) -> None:
         self._nc = nc
         self._key = private_key
         self._internal = internal_key
+        self._timeout = timeout
 
-    async def _call(
-        self, subject: str, payload: dict[str, Any], timeout: float = 10.0
-    ) -> dict[str, Any]:
+    async def _call(self, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await call(
             self._nc(),
             subject,
             payload,
             token=service_token(self._key, "identity"),
             internal_key=self._internal,
-            timeout=timeout,
+            timeout=self._timeout,
         )
 
 
@@ -87,3 +92,10 @@ class AccountDirectory(_Caller):
 class InviteRedeemer(_Caller):
     async def redeem(self, token: str, *, dry_run: bool) -> dict[str, Any]:
         return await self._call(s.INVITES_REDEEM, {"token": token, "dry_run": dry_run})
+
+
+class RecoveryRedeemer(_Caller):
+    """The invite-scheduler's ``invites.v1.recovery.redeem`` (identity.handlers.recovery)."""
+
+    async def redeem(self, token: str, action: str) -> dict[str, Any]:
+        return await self._call(s.INVITES_RECOVERY_REDEEM, {"token": token, "action": action})

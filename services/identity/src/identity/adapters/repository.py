@@ -14,14 +14,13 @@ from identity.adapters.tables import (
     accounts,
     cost_centers,
     extensions,
-    integrations,
     login_throttle,
     operators,
-    provisioning_requests,
     roles,
     sites,
     users,
 )
+from identity.domain import fold
 
 _CONFLICTS = {
     "uq_users_exclusive_email": ("email", "This email already belongs to a user."),
@@ -105,10 +104,26 @@ class AccountFactsRepository:
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
-    async def upsert_site(self, site_id: str, account_id: str, name: str) -> None:
-        stmt = insert(sites).values(site_id=site_id, account_id=account_id, name=name)
+    async def upsert_site(
+        self, site_id: str, account_id: str, name: str, time_zone: str | None = None
+    ) -> None:
+        stmt = insert(sites).values(
+            site_id=site_id, account_id=account_id, name=name, time_zone=time_zone
+        )
         await self.session.execute(
-            stmt.on_conflict_do_update(index_elements=[sites.c.site_id], set_={"name": name})
+            stmt.on_conflict_do_update(
+                index_elements=[sites.c.site_id], set_={"name": name, "time_zone": time_zone}
+            )
+        )
+
+    async def remove_site(self, site_id: str) -> None:
+        await self.session.execute(sa.delete(sites).where(sites.c.site_id == site_id))
+
+    async def set_default_role(self, account_id: str, role_id: str) -> None:
+        await self.session.execute(
+            sa.update(accounts)
+            .where(accounts.c.account_id == account_id)
+            .values(default_role_id=role_id)
         )
 
     async def upsert_cost_center(self, cc_id: str, account_id: str, name: str) -> None:
@@ -119,14 +134,15 @@ class AccountFactsRepository:
             )
         )
 
-    async def existing_sites(self, account_id: str, ids: Iterable[str]) -> set[str]:
+    async def existing_sites(self, account_id: str, ids: Iterable[str]) -> dict[str, str | None]:
+        """The account's sites among ``ids``, each with its time zone (None: unknown)."""
         wanted = list(set(ids))
         if not wanted:
-            return set()
-        q = sa.select(sites.c.site_id).where(
+            return {}
+        q = sa.select(sites.c.site_id, sites.c.time_zone).where(
             sites.c.account_id == account_id, sites.c.site_id.in_(wanted)
         )
-        return set((await self.session.execute(q)).scalars())
+        return {r.site_id: r.time_zone for r in await self.session.execute(q)}
 
     async def existing_cost_centers(self, account_id: str, ids: Iterable[str]) -> set[str]:
         wanted = list(set(ids))
@@ -222,9 +238,12 @@ class ExtensionRepository:
         return dict(row._mapping) if row else None
 
     async def update(self, ext_id: str, **values: Any) -> None:
-        await self.session.execute(
-            sa.update(extensions).where(extensions.c.id == ext_id).values(**values)
-        )
+        try:
+            await self.session.execute(
+                sa.update(extensions).where(extensions.c.id == ext_id).values(**values)
+            )
+        except IntegrityError as exc:
+            raise conflict_from(exc) from exc
 
     async def delete(self, ext_id: str) -> None:
         await self.session.execute(sa.delete(extensions).where(extensions.c.id == ext_id))
@@ -293,6 +312,10 @@ class UserRepository:
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
+    async def in_account(self, account_id: str, user_ids: list[str]) -> list[dict[str, Any]]:
+        q = sa.select(users).where(users.c.account_id == account_id, users.c.id.in_(user_ids))
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+
     async def for_login(self, email: str) -> list[dict[str, Any]]:
         q = (
             sa.select(users)
@@ -303,17 +326,35 @@ class UserRepository:
         return [dict(r._mapping) for r in (await self.session.execute(q))]
 
     async def update(self, user_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Apply ``values``, bump ``version``; the new row."""
-        row = (
-            await self.session.execute(
-                sa.update(users)
-                .where(users.c.id == user_id)
-                .values(**values, version=users.c.version + 1, updated_at=sa.func.now())
-                .returning(*users.c)
-            )
-        ).first()
+        """Apply ``values``, bump ``version``; the new row (a unique index violated,
+        e.g. by a changed email, is a ``conflict``)."""
+        try:
+            row = (
+                await self.session.execute(
+                    sa.update(users)
+                    .where(users.c.id == user_id)
+                    .values(**values, version=users.c.version + 1, updated_at=sa.func.now())
+                    .returning(*users.c)
+                )
+            ).first()
+        except IntegrityError as exc:
+            raise conflict_from(exc) from exc
         assert row is not None
         return dict(row._mapping)
+
+    async def following_site(self, account_id: str, site_id: str) -> list[dict[str, Any]]:
+        """The users on a site whose time zone came from it (locked, for a change)."""
+        q = (
+            sa.select(users)
+            .where(
+                users.c.account_id == account_id,
+                users.c.profile["site_id"].astext == site_id,
+                users.c.profile["time_zone_from_site"].as_boolean().is_(True),
+            )
+            .order_by(users.c.id)
+            .with_for_update()
+        )
+        return [dict(r._mapping) for r in await self.session.execute(q)]
 
     async def delete(self, user_id: str) -> None:
         """A removed user is gone: its row (so its email is free again, DOMAIN.md 6)."""
@@ -349,18 +390,11 @@ class UserRepository:
         if status:
             q = q.where(users.c.status == status)
         if query:
-            like = (
-                "%"
-                + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            q = q.where(
-                sa.or_(
-                    sa.func.lower(users.c.email).like(like),
-                    sa.func.lower(users.c.first_name + " " + users.c.last_name).like(like),
-                    users.c.extension_number == query,
-                )
-            )
+            # accent- and case-insensitive: the query folded like the stored search_text
+            # (trigram index); an extension number matches exactly
+            folded = " ".join(fold(query).split())
+            like = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            q = q.where(sa.or_(users.c.search_text.like(like), users.c.extension_number == query))
         if cursor:
             q = q.where(users.c.id > cursor)
         q = q.order_by(users.c.id).limit(limit + 1)
@@ -415,70 +449,3 @@ class ThrottleRepository:
         await self.session.execute(
             sa.delete(login_throttle).where(login_throttle.c.email == email.lower())
         )
-
-
-class ProvisioningRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def record(
-        self, request_id: str, account_id: str, user_id: str | None, outcome: str
-    ) -> bool:
-        """False when this request id was handled before."""
-        stmt = (
-            insert(provisioning_requests)
-            .values(request_id=request_id, account_id=account_id, user_id=user_id, outcome=outcome)
-            .on_conflict_do_nothing()
-            .returning(provisioning_requests.c.request_id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
-
-    async def seen(self, account_id: str, request_id: str) -> bool:
-        q = sa.select(provisioning_requests.c.request_id).where(
-            provisioning_requests.c.account_id == account_id,
-            provisioning_requests.c.request_id == request_id,
-        )
-        return (await self.session.execute(q)).first() is not None
-
-
-class IntegrationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, row: dict[str, Any]) -> None:
-        await self.session.execute(sa.insert(integrations).values(**row))
-
-    async def get(
-        self, account_id: str, integration_id: str, *, lock: bool = False
-    ) -> dict[str, Any] | None:
-        q = sa.select(integrations).where(
-            integrations.c.account_id == account_id, integrations.c.id == integration_id
-        )
-        if lock:
-            q = q.with_for_update()
-        row = (await self.session.execute(q)).first()
-        return dict(row._mapping) if row else None
-
-    async def by_token_hash(self, token_hash: str) -> dict[str, Any] | None:
-        q = sa.select(integrations).where(integrations.c.token_hash == token_hash)
-        row = (await self.session.execute(q)).first()
-        return dict(row._mapping) if row else None
-
-    async def page(self, account_id: str, cursor: str | None, limit: int) -> list[dict[str, Any]]:
-        q = sa.select(integrations).where(integrations.c.account_id == account_id)
-        if cursor:
-            q = q.where(integrations.c.id > cursor)
-        q = q.order_by(integrations.c.id).limit(limit + 1)
-        return [dict(r._mapping) for r in await self.session.execute(q)]
-
-    async def revoke(self, integration_id: str) -> dict[str, Any]:
-        row = (
-            await self.session.execute(
-                sa.update(integrations)
-                .where(integrations.c.id == integration_id)
-                .values(revoked_at=sa.func.coalesce(integrations.c.revoked_at, sa.func.now()))
-                .returning(*integrations.c)
-            )
-        ).first()
-        assert row is not None
-        return dict(row._mapping)

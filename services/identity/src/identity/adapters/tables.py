@@ -11,6 +11,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 add_messaging_tables(metadata)
+# the user search's trigram index (migration 0004 creates the extension too)
+sa.event.listen(
+    metadata,
+    "before_create",
+    sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm"),  # type: ignore[no-untyped-call]
+)
 
 operators = sa.Table(
     "operators",
@@ -36,6 +42,9 @@ accounts = sa.Table(
     sa.Column("extension_length", sa.Integer, nullable=False),
     sa.Column("require_unique_email", sa.Boolean, nullable=False),
     sa.Column("facts", JSONB, nullable=False),
+    # the role new users get when their entry names none (roles.set_default; null:
+    # Standard User (International)); kept by identity, never overwritten by facts
+    sa.Column("default_role_id", sa.String(64), nullable=True),
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
@@ -47,6 +56,8 @@ sites = sa.Table(
     sa.Column("site_id", sa.String(64), primary_key=True),
     sa.Column("account_id", sa.String(64), nullable=False, index=True),
     sa.Column("name", sa.String(200), nullable=False),
+    # the default time zone of the site's users (DOMAIN.md 6, "Sites")
+    sa.Column("time_zone", sa.String(64), nullable=True),
 )
 
 cost_centers = sa.Table(
@@ -113,6 +124,8 @@ users = sa.Table(
     sa.Column("security_question", sa.String(200), nullable=True),
     sa.Column("security_answer_hash", sa.Text, nullable=True),
     sa.Column("invite", JSONB, nullable=True),
+    # accent- and case-folded "first last | email" (domain.search_text), for the search
+    sa.Column("search_text", sa.Text, nullable=False, server_default=""),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
@@ -138,6 +151,13 @@ users = sa.Table(
     sa.Index("ix_users_email", sa.text("lower(email)")),
     # an account's users, paged by id
     sa.Index("ix_users_account_id", "account_id", "id"),
+    # the user search ("elodie" finds "Élodie"): substring match on the folded text
+    sa.Index(
+        "ix_users_search_text",
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    ),
 )
 
 # Failed sign-ins per email (known or not), so throttling survives restarts, is

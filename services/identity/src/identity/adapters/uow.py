@@ -4,12 +4,11 @@ from typing import Any, Self
 
 from shared.db import UnitOfWork
 
+from identity.adapters.directory_repository import IntegrationRepository, ProvisioningRepository
 from identity.adapters.repository import (
     AccountFactsRepository,
     ExtensionRepository,
-    IntegrationRepository,
     OperatorRepository,
-    ProvisioningRepository,
     RoleRepository,
     ThrottleRepository,
     UserRepository,

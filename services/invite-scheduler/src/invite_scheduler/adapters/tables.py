@@ -84,6 +84,9 @@ users = sa.Table(
     sa.Column("last_name", sa.String(120), nullable=False, server_default=""),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # from the snapshot's regional settings: the language and time zone of its emails
+    sa.Column("language", sa.String(35), nullable=True),
+    sa.Column("time_zone", sa.String(64), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
@@ -98,4 +101,51 @@ accounts = sa.Table(
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # rule: only an Active account's users are invited (DOMAIN.md section 6); scheduled
+    # invites wait while Suspended and are cancelled when Closed
+    sa.Column("status", sa.String(20), nullable=False, server_default="Active"),
+    # rule: no invitation by email where emails are not unique (DOMAIN.md section 3)
+    sa.Column("require_unique_email", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("default_language", sa.String(35), nullable=True),
+    sa.Column("default_time_zone", sa.String(64), nullable=True),
+)
+
+# Password recoveries (identity's recovery.requested): one emailed single-use link each,
+# its token derived from the id (a re-sent mail carries the same link) and stored only
+# as its SHA-256. Scheduled: to mail; Sent; Used; Revoked (replaced, too many wrong
+# answers, account closed); Failed (undeliverable).
+recoveries = sa.Table(
+    "recoveries",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("last_name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("language", sa.String(35), nullable=True),
+    sa.Column("time_zone", sa.String(64), nullable=True),
+    sa.Column("token_hash", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_id", sa.String(64), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("answer_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    # the link's lookup key; a token is one recovery's
+    sa.Index("ux_recoveries_token", "token_hash", unique=True),
+    # the recovery mailer's queue
+    sa.Index("ix_recoveries_due", "due_at", postgresql_where=sa.text("status = 'Scheduled'")),
+    # a user's live recoveries, revoked by a newer one
+    sa.Index("ix_recoveries_live_user", "user_id", postgresql_where=sa.text(LIVE_STATUSES)),
 )

@@ -38,15 +38,8 @@ from shared.messaging.outbox import make_event
 from shared.messaging.payload import find_problem
 
 from identity import domain
-from identity.handlers import (
-    SOURCE,
-    Actor,
-    Deps,
-    _account,
-    _custom_role,
-    _find_role,
-    provision,
-)
+from identity.handlers.common import SOURCE, Actor, Deps, _account, _custom_role, _find_role
+from identity.handlers.provisioning import provision
 from identity.ports import UnitOfWork
 from shared import subjects as s
 
@@ -201,6 +194,19 @@ def _failed(uow: UnitOfWork, req: c.UserRequested, err: AppError) -> None:
     )
 
 
+def _request(data: dict[str, Any]) -> tuple[c.UserRequested, tuple[str, str] | None]:
+    """The request, and the first problem of its user entry if any (reported on the
+    outcome event); ``ValueError`` for an envelope that cannot be answered at all."""
+    problem = find_problem(data)
+    if problem is not None and not problem[0].startswith("user"):
+        raise ValueError(f"{problem[0]} {problem[1]}")
+    try:
+        req = c.UserRequested.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"not a directory request: {exc.error_count()} problem(s)") from exc
+    return req, problem
+
+
 async def provision_requested(
     data: dict[str, Any],
     headers: dict[str, str],
@@ -221,13 +227,7 @@ async def provision_requested(
     heard of yet raises :class:`Transient`: its ``account.created`` event may still be
     on its way, so the consumer retries; once the request is older, it fails
     ``not_found`` as before."""
-    problem = find_problem(data)
-    if problem is not None and not problem[0].startswith("user"):
-        raise ValueError(f"{problem[0]} {problem[1]}")
-    try:
-        req = c.UserRequested.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError(f"not a directory request: {exc.error_count()} problem(s)") from exc
+    req, problem = _request(data)
     try:
         p = await authenticate(headers, uow, verify_session)
         p.require(Perm.USERS_MANAGE, req.account_id)

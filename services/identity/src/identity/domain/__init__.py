@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from shared.auth import Perm
+from shared.contracts.invites import SCHEDULE_HORIZON_DAYS
 
 MAX_USERS_PER_ADD = 25
-SCHEDULE_HORIZON = timedelta(days=90)
+SCHEDULE_HORIZON = timedelta(days=SCHEDULE_HORIZON_DAYS)  # one horizon, on every path
 DEFAULT_ROLE = "Standard User (International)"
+DEFAULT_ROLE_ID = "role_standard_intl"
 CALL_RECORDING = ("off", "inbound", "outbound", "both")
 SETUP_OPTIONS = ("send_invite", "schedule_invite", "assign_credentials", "activate_later")
 
@@ -75,7 +78,7 @@ PREDEFINED_ROLES: tuple[Role, ...] = (
         ),
         True,
     ),
-    Role("role_standard_intl", DEFAULT_ROLE, _USER_PERMS, True),
+    Role(DEFAULT_ROLE_ID, DEFAULT_ROLE, _USER_PERMS, True),
     Role("role_standard", "Standard User", _USER_PERMS, False),
 )
 SUPER_ADMIN = PREDEFINED_ROLES[0]
@@ -304,3 +307,59 @@ def extension_problem(number: str, length: int) -> str | None:
 
 def item_needs_purchase(source: str | None) -> bool:
     return source == "purchase"
+
+
+# --- lifecycle: emergency location, inventory held, phones, search ------------------
+
+# Types that make calls at all, so an emergency location matters (DOMAIN.md 6): a
+# standard user, and a Free user (it places calls with RingOut). Video Pro+ and Mobile
+# make no calls and are never blocked.
+EMERGENCY_TYPES = frozenset({"standard", "free"})
+
+
+def calling_blocked(user_type: str, has_location: bool) -> bool:
+    """Calling stays blocked for a calling type until its emergency location is set."""
+    return user_type in EMERGENCY_TYPES and not has_location
+
+
+def held(user_type: str, profile: dict[str, object]) -> dict[str, str | None]:
+    """What a user holds from inventory: ``{license, number, device_id}`` (None: none)."""
+    phone = profile.get("phone")
+    number = profile.get("phone_number")
+    device = phone.get("device_id") if isinstance(phone, dict) else None
+    num = number.get("number") if isinstance(number, dict) else None
+    return {
+        "license": user_type if profile.get("license") else None,
+        "number": str(num) if num else None,
+        "device_id": str(device) if device else None,
+    }
+
+
+def released(before: dict[str, str | None], after: dict[str, str | None]) -> dict[str, str | None]:
+    """What went back to inventory between two holdings: each item held before and no
+    longer held (a license goes back when the type it was for changes)."""
+    return {k: before[k] if before[k] and before[k] != after.get(k) else None for k in before}
+
+
+def local_phone(value: str, country: str | None) -> str:
+    """A phone number in E.164: already so, or a local format of the account's country
+    (``(617) 555-0199`` on a US account). ValueError when it is not a valid number."""
+    try:
+        num = phonenumbers.parse(value, None if value.startswith("+") else (country or None))
+    except phonenumbers.NumberParseException as exc:
+        where = country or "a known country"
+        raise ValueError(f"'{value}' is not a phone number of {where}") from exc
+    if not phonenumbers.is_valid_number(num):
+        raise ValueError(f"'{value}' is not a valid phone number")
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def fold(text: str) -> str:
+    """Search form: accents dropped, case folded ("Élodie" -> "elodie")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def search_text(first_name: str, last_name: str, email: str) -> str:
+    """What the user search matches a query against (stored, indexed)."""
+    return f"{fold(first_name)} {fold(last_name)} | {fold(email)}"

@@ -1,0 +1,153 @@
+"""Projections of identity's and account's events: the invites identity asks for,
+the users they go to, and the accounts they belong to."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from invite_scheduler import domain as d
+from invite_scheduler import lifecycle
+from invite_scheduler.handlers.common import _cancel, _create, clock, emit
+from invite_scheduler.ports import UnitOfWork
+
+log = logging.getLogger(__package__)  # invite_scheduler.handlers, as before the split
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class InviteRequested(_Tolerant):
+    user_id: str
+    account_id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    option: str = "send_invite"
+    local_send_at: str | None = None
+    time_zone: str | None = None
+    send_at: datetime | None = None
+
+
+class UserSnapshot(_Tolerant):
+    user_id: str
+    account_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    status: str = "NotActivated"
+    version: int = 0
+    regional: dict[str, Any] | None = None
+
+
+class UserRemoved(_Tolerant):
+    user_id: str
+    account_id: str
+    version: int = 0
+
+
+class BadEvent(ValueError):
+    """An event that can never be applied (dead-lettered)."""
+
+
+def _parse(model: type[_Tolerant], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadEvent(str(exc)) from exc
+
+
+async def on_invite_requested(data: dict[str, Any], uow: UnitOfWork) -> bool:
+    """Create (send now) or schedule the invite identity asked for; the consumer's inbox
+    makes this once per event. Returns True when something is due soon."""
+    ev: InviteRequested = _parse(InviteRequested, data)
+    now = clock()
+    await uow.users.ensure(
+        {
+            "user_id": ev.user_id,
+            "account_id": ev.account_id,
+            "email": ev.email,
+            "first_name": ev.first_name,
+            "last_name": ev.last_name,
+            "status": "NotActivated",
+            "version": 0,
+        }
+    )
+    user = await uow.users.get(ev.user_id, for_update=True)
+    assert user is not None
+    if user["removed"] or user["status"] != "NotActivated":
+        log.info("invite for %s not created: user is %s", ev.user_id, user["status"])
+        return False
+    account = await uow.accounts.get(ev.account_id)
+    refusal = lifecycle.invitation_refusal(account)
+    if refusal is not None and not (account and account["status"] == lifecycle.SUSPENDED):
+        # identity refuses these too; a Suspended account's invite is kept and waits
+        log.info("invite for %s not created: %s", ev.user_id, refusal.message)
+        return False
+    schedule = None
+    if ev.option == "schedule_invite":
+        try:
+            schedule = d.event_schedule(ev.local_send_at, ev.time_zone, ev.send_at, now)
+        except (ValueError, KeyError) as exc:
+            raise BadEvent(f"unusable schedule: {exc}") from exc
+    row = await _create(uow, account_id=ev.account_id, user=user, schedule=schedule, now=now)
+    return bool((row["send_at"] - now).total_seconds() < 2)
+
+
+async def on_user_snapshot(data: dict[str, Any], uow: UnitOfWork) -> bool:
+    """Keep the newest snapshot; a user who is no longer NotActivated (credentials
+    assigned, disabled) gets no welcome email: live invites are cancelled. A new email
+    re-addresses the pending invite (lifecycle.readdress). True when a mail is due."""
+    ev: UserSnapshot = _parse(UserSnapshot, data)
+    old = await uow.users.get(ev.user_id, for_update=True)
+    values = {
+        "user_id": ev.user_id,
+        "account_id": ev.account_id,
+        "email": ev.email if ev.email is not None else (old["email"] if old else ""),
+        "first_name": ev.first_name
+        if ev.first_name is not None
+        else (old or {}).get("first_name", ""),
+        "last_name": ev.last_name if ev.last_name is not None else (old or {}).get("last_name", ""),
+        "status": ev.status,
+        "version": ev.version,
+    }
+    if ev.regional is not None:
+        values["language"] = ev.regional.get("language") or None
+        values["time_zone"] = ev.regional.get("time_zone") or None
+    row = await uow.users.upsert_snapshot(values)
+    if row is None or row["removed"]:
+        return False
+    if old is not None and (old["email"] != row["email"] or row["status"] != "Enabled"):
+        # a recovery link mailed to an old address, or of a user no longer enabled, dies
+        await uow.recoveries.revoke_live(reason="user_changed", user_id=ev.user_id)
+    if row["status"] != "NotActivated":
+        live = await uow.invites.live_for_user(ev.user_id, for_update=True)
+        if live is not None:
+            await _cancel(uow, live, f"user_{row['status'].lower()}")
+        return False
+    if old is not None and old["email"] != row["email"]:
+        return await lifecycle.readdress(uow, ev.user_id, row["email"], emit)
+    return False
+
+
+async def on_user_removed(data: dict[str, Any], uow: UnitOfWork) -> None:
+    ev: UserRemoved = _parse(UserRemoved, data)
+    await uow.users.mark_removed(ev.user_id, ev.account_id, ev.version)
+    await uow.recoveries.revoke_live(reason="user_removed", user_id=ev.user_id)
+    live = await uow.invites.live_for_user(ev.user_id, for_update=True)
+    if live is not None:
+        await _cancel(uow, live, "user_removed")
+
+
+async def on_account_event(data: dict[str, Any], uow: UnitOfWork, ttl_seconds: int) -> bool:
+    """Account facts (lifecycle.on_account_facts); True when invites may be due now."""
+    try:
+        return await lifecycle.on_account_facts(
+            data, uow, ttl_seconds=ttl_seconds, cancel=_cancel, emit=emit
+        )
+    except ValueError as exc:
+        raise BadEvent(str(exc)) from exc
