@@ -15,12 +15,14 @@ import nats
 from devstack.ports import free_port
 from devstack.smtp import MailServer
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
 from shared.auth import Perm, TokenSigner, generate_keypair
 from shared.errors import AppError
 from shared.messaging.client import call
 from shared.natsconf import Credentials
 from shared.service import Service
 
+from shared import subjects as s
 from tests.support.infra import external_nats_auth
 
 # each service's NATS user (shared.natsconf.SERVICES)
@@ -159,7 +161,39 @@ class System:
     async def start(self, service: str, **overrides: Any) -> Service:
         svc = self.build(service, **overrides)
         await svc.app.start()
+        if self.nc is not None:  # a restart within a test: answered before it goes on
+            await self._answering(service)
         return svc
+
+    async def _answering(self, service: str, timeout: float = 15.0) -> None:
+        """Wait until the outside callers' connection gets an answer from ``service``'s
+        health subject. A started service has flushed its subscriptions, so this is
+        normally the first try; CI once saw "no responders" right after a restart, and
+        this says so (with how long it took) instead of failing the test on it."""
+        subject = {
+            "account": s.ACCOUNT_HEALTH,
+            "identity": s.IDENTITY_HEALTH,
+            "invite-scheduler": s.INVITES_HEALTH,
+            "engage-import": s.ENGAGE_HEALTH,
+        }[service]
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await self.client_nc.request(subject, b"{}", timeout=2.0)
+                break
+            except (NoRespondersError, TimeoutError, nats.errors.TimeoutError):
+                if loop.time() - began > timeout:
+                    raise
+                await asyncio.sleep(0.1)
+        if tries > 1:
+            print(
+                f"[system] {service} answered only after {tries} tries "
+                f"({loop.time() - began:.2f}s) after its start",
+                flush=True,
+            )
 
     async def start_all(self) -> None:
         for name in ("account", "identity", "invite-scheduler", "engage-import"):
