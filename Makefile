@@ -44,7 +44,7 @@ lint: .venv ## ruff (lint and format check) and import-linter layer contracts
 
 .PHONY: types
 types: .venv ## mypy --strict on shared and each service
-	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack -p provisioning_cli
+	$(RUN) mypy -p shared -p account -p identity -p invite_scheduler -p engage_import -p devstack -p provisioning_cli -p bench
 
 .PHONY: check
 check: lint types test ## Everything CI checks
@@ -66,6 +66,10 @@ asyncapi-check: ## Check docs/asyncapi.json with the official AsyncAPI parser (n
 .PHONY: bench
 bench: .venv ## Benchmarks against raw baselines measured in the same run
 	$(RUN) python -m bench
+
+.PHONY: bench-smoke
+bench-smoke: .venv ## Every benchmark at tiny sizes (about 2 minutes, in CI): they still run; figures mean nothing
+	$(RUN) python -m bench --smoke
 
 .PHONY: clean
 clean: ## Remove the environment and the dev stack's data

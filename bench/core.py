@@ -41,12 +41,28 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Bench:
-    def __init__(self, stack: Stack, nc: Client, harness: Client) -> None:
+    def __init__(self, stack: Stack, nc: Client, harness: Client, smoke: bool = False) -> None:
         self.stack = stack
+        self.smoke = smoke  # `make bench-smoke`: tiny sizes, to show every scenario still runs
         self.nc = nc  # the client role: requests, as an outside caller makes them
         self.harness = harness  # every permission: synthetic events, watching, the echo
         self._token: str | None = None
         self.js = harness.jetstream()
+
+    def size(self, full: int, smoke: int) -> int:
+        """A scenario's size: ``full`` for ``make bench``, ``smoke`` for ``make bench-smoke``."""
+        return smoke if self.smoke else full
+
+    async def consumers_idle(self, stream: str, timeout: float = 600.0) -> float:
+        """Wait until every consumer of ``stream`` has applied everything published to it
+        (nothing pending, nothing awaiting its ack); return the seconds waited."""
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            infos = await self.js.consumers_info(stream)
+            if all((c.num_pending or 0) + (c.num_ack_pending or 0) == 0 for c in infos):
+                return time.perf_counter() - t0
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"consumers of {stream} still busy after {timeout}s")
 
     async def req(
         self, subject: str, body: dict[str, Any], token: str | None = None, timeout: float = 30
@@ -99,10 +115,11 @@ async def query_latency(b: Bench) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(200):
         await b.nc.request("account.v1.accounts.get", body, timeout=5, headers=headers)
-    echo = await b.raw_echo()
+    n = b.size(2000, 200)
+    echo = await b.raw_echo(n)
     raw = statistics.median(echo)
     ts = []
-    for _ in range(2000):
+    for _ in range(n):
         t = time.perf_counter()
         await b.nc.request("account.v1.accounts.get", body, timeout=5, headers=headers)
         ts.append(time.perf_counter() - t)
@@ -147,7 +164,7 @@ async def raw_insert_rate(database_url: str, n: int = 20000) -> float:
         await conn.close()
 
 
-async def main(selected: list[str]) -> None:
+async def main(selected: list[str], smoke: bool = False) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(sink_port)])
@@ -162,21 +179,30 @@ async def main(selected: list[str]) -> None:
             "startup": {"healthy_after_s": round(time.monotonic() - t0, 1), "target_s": 15}
         }
         results["baseline"] = {
-            "asyncpg_insert_rows_per_s": round(await raw_insert_rate(stack.env["DATABASE_URL"]))
+            "asyncpg_insert_rows_per_s": round(
+                await raw_insert_rate(stack.env["DATABASE_URL"], 2000 if smoke else 20000)
+            )
         }
         nc = await stack.connect("client")
         harness = await stack.connect("harness")
-        b = Bench(stack, nc, harness)
+        b = Bench(stack, nc, harness, smoke)
+        failed = []
         for name in selected or list(SCENARIOS):
+            began = time.monotonic()
             try:
                 results[name] = await SCENARIOS[name](b)
+                results[name]["scenario_took_s"] = round(time.monotonic() - began, 1)
             except Exception as exc:  # a scenario whose feature is missing reports it
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                failed.append(name)
             print(json.dumps({name: results[name]}), flush=True)
         results["memory_after"] = await memory(b)
         await nc.close()
         await harness.close()
         print(json.dumps(results, indent=2))
+        if failed:
+            print(f"scenarios that did not run through: {', '.join(failed)}", flush=True)
+        return 1 if failed else 0
     finally:
         stack.stop()
         sink.terminate()
@@ -188,4 +214,11 @@ def cli() -> None:
 
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("scenarios", nargs="*", help="scenarios to run (default: all)")
-    asyncio.run(main(parser.parse_args().scenarios))
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes (make bench-smoke, in CI): every scenario runs through; the "
+        "figures mean nothing; exit 1 if a scenario fails",
+    )
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.scenarios, args.smoke)))

@@ -4,9 +4,11 @@ engage import. Each prints its figure next to its target."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,29 +25,39 @@ def _entry(i: int, tag: str) -> dict[str, Any]:
     }
 
 
-@scenario("users_add")
-async def users_add(b: Bench) -> dict[str, Any]:
-    """identity.v1.users.add, 25 users a request, 8 clients (target 5,000 users/s)."""
-    token = await b.operator()
-    clients, requests_each = 8, 20
-    accounts = []
-    for _ in range(clients):
+async def _accounts(b: Bench, token: str, n: int, tag: str) -> list[str]:
+    ids = []
+    for _ in range(n):
         acc = await b.req(
             "account.v1.accounts.create",
             {
-                "name": f"Bench {uuid.uuid4().hex[:6]}",
+                "name": f"{tag} {uuid.uuid4().hex[:6]}",
                 "country": "US",
                 "plan": "ultra",
                 "extension_length": 6,
             },
             token,
         )
-        accounts.append(acc["id"])
+        ids.append(acc["id"])
     await asyncio.sleep(1.0)  # identity learns the accounts from their events
-    lat: list[float] = []
+    return ids
 
-    async def client(n: int) -> None:
-        for r in range(requests_each):
+
+@scenario("users_add")
+async def users_add(b: Bench) -> dict[str, Any]:
+    """identity.v1.users.add, 25 users a request, 8 clients, for 60 s (target 5,000
+    users/s sustained), then until every projection (account, invite-scheduler,
+    engage-import) has applied every event identity published."""
+    token = await b.operator()
+    clients, seconds = 8, b.size(60, 5)
+    accounts = await _accounts(b, token, clients, "Bench")
+    lat: list[float] = []
+    added = [0]
+
+    async def client(n: int, until: float) -> None:
+        r = 0
+        while time.perf_counter() < until:
+            r += 1
             tag = f"{n}x{r}x{uuid.uuid4().hex[:6]}"
             users = [_entry(i, tag) for i in range(25)]
             t = time.perf_counter()
@@ -53,20 +65,68 @@ async def users_add(b: Bench) -> dict[str, Any]:
                 "identity.v1.users.add", {"account_id": accounts[n], "users": users}, token, 60
             )
             lat.append(time.perf_counter() - t)
+            added[0] += 25
 
-    await client(0)  # warm up
+    await client(0, time.perf_counter() + 1.0)  # warm up
+    await b.consumers_idle("EVENTS_IDENTITY")
     lat.clear()
+    added[0] = 0
     t0 = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
+    await asyncio.gather(*(client(n, t0 + seconds) for n in range(clients)))
     took = time.perf_counter() - t0
-    total = clients * requests_each * 25
+    applied_after = await b.consumers_idle("EVENTS_IDENTITY")
     return {
-        "users": total,
-        "users_per_s": round(total / took),
+        "users": added[0],
+        "seconds": round(took, 1),
+        "users_per_s": round(added[0] / took),
         "request_p50_ms": round(pct(lat, 0.5) * 1000, 1),
         "request_p99_ms": round(pct(lat, 0.99) * 1000, 1),
+        "projections_done_after_s": round(applied_after, 1),
+        "users_per_s_with_projections": round(added[0] / (took + applied_after)),
         "target_users_per_s": 5000,
     }
+
+
+async def _timed(n: int, fn: Callable[[], Awaitable[Any]]) -> float:
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await fn()
+        ts.append(time.perf_counter() - t)
+    return round(pct(ts, 0.5) * 1000, 2)
+
+
+@scenario("growth")
+async def growth(b: Bench) -> dict[str, Any]:
+    """How users.list (first page of 50), a users.list search and a users.add of 25 grow
+    with the number of users in one account: at 1k, 10k and 100k users (p50 ms)."""
+    token = await b.operator()
+    (account,) = await _accounts(b, token, 1, "Growth")
+    steps = [1000, 10000, 100000] if not b.smoke else [100, 500]
+    have, out = 0, {}
+
+    async def add(tag: str) -> None:
+        users = [_entry(i, tag) for i in range(25)]
+        await b.req("identity.v1.users.add", {"account_id": account, "users": users}, token, 60)
+
+    async def filler(n: int, target: int) -> None:
+        nonlocal have
+        while have < target:
+            have += 25
+            await add(f"g{n}x{have}x{uuid.uuid4().hex[:6]}")
+
+    for step in steps:
+        await asyncio.gather(*(filler(n, step) for n in range(4)))
+        listing = {"account_id": account, "limit": 50}
+        search = {"account_id": account, "limit": 50, "query": f"User{step % 25}"}
+        users_list = functools.partial(b.req, "identity.v1.users.list")
+        out[f"at_{have}"] = {
+            "list_p50_ms": await _timed(20, functools.partial(users_list, listing, token)),
+            "search_p50_ms": await _timed(20, functools.partial(users_list, search, token)),
+            "add_25_p50_ms": await _timed(10, lambda: add(f"t{uuid.uuid4().hex[:8]}")),
+        }
+        have += 250
+    return out
 
 
 async def _publish_event(b: Bench, subject: str, data: dict[str, Any]) -> None:
@@ -97,13 +157,14 @@ async def _sent_counter(b: Bench, account_id: str) -> tuple[dict[str, Any], Any]
 
 
 @scenario("invites_burst")
-async def invites_burst(b: Bench, count: int = 20000) -> dict[str, Any]:
-    """20,000 invites due at the same minute, all handed to SMTP within 20 s, none twice."""
+async def invites_burst(b: Bench) -> dict[str, Any]:
+    """20,000 invites due at the same moment, all handed to SMTP within 20 s, none twice."""
     token = await b.operator()
+    count = b.size(20000, 200)
     acc = await b.req(
         "account.v1.accounts.create", {"name": "Burst Co", "country": "US", "plan": "ultra"}, token
     )
-    due = (datetime.now(UTC) + timedelta(seconds=75)).replace(microsecond=0)
+    due = (datetime.now(UTC) + timedelta(seconds=b.size(75, 10))).replace(microsecond=0)
     seen, sub = await _sent_counter(b, acc["id"])
     sem = asyncio.Semaphore(500)
 
@@ -127,7 +188,7 @@ async def invites_burst(b: Bench, count: int = 20000) -> dict[str, Any]:
 
     await asyncio.gather(*(one(i) for i in range(count)))
     ready_at = time.time()
-    deadline = due.timestamp() + 120
+    deadline = due.timestamp() + b.size(120, 60)
     while seen["n"] < count and time.time() < deadline:
         await asyncio.sleep(0.5)
     await sub.unsubscribe()
@@ -142,13 +203,14 @@ async def invites_burst(b: Bench, count: int = 20000) -> dict[str, Any]:
 
 
 @scenario("scheduler_lateness")
-async def scheduler_lateness(b: Bench, rate: int = 100, seconds: int = 20) -> dict[str, Any]:
+async def scheduler_lateness(b: Bench, rate: int = 100) -> dict[str, Any]:
     """Invites due at a steady 100/s: how late each is sent (target p99 < 0.5 s)."""
     token = await b.operator()
+    seconds = b.size(20, 3)
     acc = await b.req(
         "account.v1.accounts.create", {"name": "Steady Co", "country": "US", "plan": "ultra"}, token
     )
-    start = datetime.now(UTC) + timedelta(seconds=30)
+    start = datetime.now(UTC) + timedelta(seconds=b.size(30, 8))
     seen, sub = await _sent_counter(b, acc["id"])
     n = rate * seconds
     sem = asyncio.Semaphore(500)
@@ -189,10 +251,11 @@ async def scheduler_lateness(b: Bench, rate: int = 100, seconds: int = 20) -> di
 
 
 @scenario("engage_import")
-async def engage_import(b: Bench, count: int = 10000) -> dict[str, Any]:
+async def engage_import(b: Bench) -> dict[str, Any]:
     """An Engage import of 10,000 users (target 5 s), timed from the import request to
     the job's ``finished``."""
     token = await b.operator()
+    count = b.size(10000, 200)
     acc = await b.req(
         "account.v1.accounts.create", {"name": "Import Co", "country": "US", "plan": "ultra"}, token
     )
@@ -305,7 +368,8 @@ async def flood(b: Bench) -> dict[str, Any]:
             healths.append(time.perf_counter() - t)
         return gets, healths
 
-    quiet_gets, quiet_healths = await sample(200)
+    samples = b.size(200, 30)
+    quiet_gets, quiet_healths = await sample(samples)
     codes: dict[str, int] = {}
 
     async def bogus(subject: str, body: dict[str, Any]) -> None:
@@ -325,7 +389,7 @@ async def flood(b: Bench) -> dict[str, Any]:
                 {"token": uuid.uuid4().hex + uuid.uuid4().hex, "password": "copper-kettle-58"},
             )
         )
-        for _ in range(1500)
+        for _ in range(b.size(1500, 150))
     ] + [
         asyncio.create_task(
             bogus(
@@ -333,11 +397,11 @@ async def flood(b: Bench) -> dict[str, Any]:
                 {"email": f"nobody.{i}.{uuid.uuid4().hex[:6]}@example.com", "password": "wrong"},
             )
         )
-        for i in range(600)
+        for i in range(b.size(600, 60))
     ]
     await asyncio.sleep(0.2)  # the flood is in flight
     t0 = time.perf_counter()
-    gets, healths = await sample(200)
+    gets, healths = await sample(samples)
     sampled_s = time.perf_counter() - t0
     in_flight_after = sum(1 for t in flood_tasks if not t.done())
     await asyncio.gather(*flood_tasks)
