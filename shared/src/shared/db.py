@@ -82,9 +82,20 @@ def is_connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+class _PlainConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection released without asyncpg's reset query (``RESET ALL``,
+    ``UNLISTEN *``, unlocking advisory locks...): one round trip less a request. An open
+    transaction is still rolled back on release; nothing on these connections keeps
+    session state (no ``SET``, ``LISTEN`` or session-level advisory lock)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def make_raw_pool(url: str, size: int = 4) -> asyncpg.Pool:
     """A small asyncpg pool for the hottest queries, where SQLAlchemy's per-statement
-    cost (about 1 ms) would dominate. JSON columns come back decoded."""
+    cost (about 1 ms) would dominate. JSON columns come back decoded. Its connections
+    keep no session state (:class:`_PlainConnection`)."""
 
     async def init(conn: asyncpg.Connection) -> None:
         for kind in ("json", "jsonb"):
@@ -92,7 +103,13 @@ async def make_raw_pool(url: str, size: int = 4) -> asyncpg.Pool:
                 kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
             )
 
-    return await asyncpg.create_pool(to_plain_url(url), min_size=1, max_size=size, init=init)
+    return await asyncpg.create_pool(
+        to_plain_url(url),
+        min_size=1,
+        max_size=size,
+        init=init,
+        connection_class=_PlainConnection,
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
