@@ -73,19 +73,20 @@ class FakeCharges:
 
 class FakeAllocations:
     def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, domain.Allocation] = {}
 
     async def claim(self, request_id: str, account_id: str, status: str = "pending") -> bool:
         if request_id in self.rows:
             return False
-        self.rows[request_id] = {"account_id": account_id, "status": status, "reply": None}
+        self.rows[request_id] = domain.Allocation(request_id, account_id, status)
         return True
 
-    async def get(self, request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+    async def get(self, request_id: str, *, for_update: bool = False) -> domain.Allocation | None:
         return self.rows.get(request_id)
 
     async def finish(self, request_id: str, taken: dict[str, int], reply: dict[str, Any]) -> None:
-        self.rows[request_id] |= {"status": "allocated", "licenses": taken, "reply": reply}
+        held = self.rows[request_id]
+        held.status, held.licenses, held.reply = "allocated", taken, reply
 
 
 class FakeProjections:
@@ -156,7 +157,7 @@ async def test_allocate_takes_free_licenses_once_per_request_id() -> None:
         ("license", "mobile", False),
     ]
     assert uow.inventory.allocated == Counter({"standard": 1})
-    assert uow.allocations.rows["req_1"]["licenses"] == {"standard": 1}
+    assert uow.allocations.rows["req_1"].licenses == {"standard": 1}
     assert [e.subject for e in uow.events] == [s.INVENTORY_ALLOCATED]
 
 

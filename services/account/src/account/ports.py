@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from account.domain import Account, Device, LicensePool, Number, Portal, Site
+from account.domain import Account, Allocation, Device, LicensePool, Number, Portal, Site
 
 Row = dict[str, Any]
 
@@ -76,7 +76,7 @@ class Charges(Protocol):
 
 class Allocations(Protocol):
     async def claim(self, request_id: str, account_id: str, status: str = "pending") -> bool: ...
-    async def get(self, request_id: str, *, for_update: bool = False) -> Row | None: ...
+    async def get(self, request_id: str, *, for_update: bool = False) -> Allocation | None: ...
     async def finish(self, request_id: str, taken_licenses: dict[str, int], reply: Row) -> None: ...
     async def mark_released(self, request_id: str) -> None: ...
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from account.adapters.tables import accounts, allocations, charges, sites
-from account.domain import Account, Site
+from account.domain import Account, Allocation, Site
 
 
 def rows_of(result: Any) -> list[dict[str, Any]]:
@@ -178,12 +178,15 @@ class AllocationRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def get(self, request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
-        q = sa.select(allocations).where(allocations.c.request_id == request_id)
+    async def get(self, request_id: str, *, for_update: bool = False) -> Allocation | None:
+        cols = [
+            allocations.c[n] for n in ("request_id", "account_id", "status", "licenses", "reply")
+        ]
+        q = sa.select(*cols).where(allocations.c.request_id == request_id)
         if for_update:
             q = q.with_for_update()
         row = (await self.session.execute(q)).first()
-        return dict(row._mapping) if row else None
+        return Allocation(**row._mapping) if row else None
 
     async def finish(
         self, request_id: str, taken_licenses: dict[str, int], reply: dict[str, Any]

@@ -3,6 +3,7 @@ each rule of DOMAIN.md has one obvious home:
 
 - ``accounts``: defaults by country, settings, plan -> user types, statuses, and the
   ``Account`` aggregate (open, can buy, multi-site only for sites and cost centers);
+- ``allocation``: ``Allocation`` (what one allocate request took, replayed on retry);
 - ``inventory``: ``Inventory`` (license pools, numbers, devices), ``LicenseTally``
   (what an allocation takes or buys), numbers issued for a country;
 - ``pricing``: the price list and currencies;
@@ -25,6 +26,7 @@ from account.domain.accounts import (
     require_no_users_on,
     user_types_for,
 )
+from account.domain.allocation import Allocation
 from account.domain.inventory import (
     Device,
     Inventory,
@@ -73,6 +75,7 @@ __all__ = [
     "PLAN_CATALOGUE",
     "PRICE_LIST",
     "Account",
+    "Allocation",
     "Device",
     "Inventory",
     "LicensePool",

@@ -65,11 +65,9 @@ async def _claim(uow: UnitOfWork, cmd: c.Allocate) -> c.AllocateReply | None:
     if await uow.allocations.claim(rid, cmd.account_id):
         return None
     prior = await uow.allocations.get(rid)
-    if prior is None or prior["account_id"] != cmd.account_id:
+    if prior is None:
         raise Conflict("That request id belongs to another request.", {"request_id": rid})
-    if prior["status"] == "released" and prior["reply"] is None:
-        raise Conflict("That allocation was already released.", {"request_id": rid})
-    return c.AllocateReply.model_validate(prior["reply"])
+    return c.AllocateReply.model_validate(prior.replay_for(cmd.account_id))
 
 
 class PendingAllocation:
@@ -194,15 +192,15 @@ async def release(cmd: c.Release, uow: UnitOfWork, p: Principal) -> c.ReleaseRep
     so the late allocation is refused instead of leaking inventory."""
     p.require(Perm.USERS_MANAGE)
     async with uow:
-        row = await uow.allocations.get(cmd.request_id, for_update=True)
-        if row is None:
+        held = await uow.allocations.get(cmd.request_id, for_update=True)
+        if held is None:
             await uow.allocations.claim(cmd.request_id, "", status="released")
             await uow.commit()
             return c.ReleaseReply(request_id=cmd.request_id, released=False)
-        p.require(Perm.USERS_MANAGE, row["account_id"])
-        if row["status"] == "released":
-            return c.ReleaseReply(request_id=cmd.request_id, released=row["reply"] is not None)
-        await uow.inventory.give_back_licenses(row["account_id"], dict(row["licenses"]))
+        p.require(Perm.USERS_MANAGE, held.account_id)
+        if held.released:
+            return c.ReleaseReply(request_id=cmd.request_id, released=held.was_allocated)
+        await uow.inventory.give_back_licenses(held.account_id, dict(held.licenses))
         nums, devs = await uow.inventory.free_allocated(cmd.request_id)
         await uow.allocations.mark_released(cmd.request_id)
         uow.add_event(
@@ -210,13 +208,13 @@ async def release(cmd: c.Release, uow: UnitOfWork, p: Principal) -> c.ReleaseRep
                 SOURCE,
                 s.INVENTORY_RELEASED,
                 {
-                    "account_id": row["account_id"],
+                    "account_id": held.account_id,
                     "request_id": cmd.request_id,
-                    "licenses": row["licenses"],
+                    "licenses": held.licenses,
                     "numbers": nums,
                     "device_ids": devs,
                 },
-                key=row["account_id"],
+                key=held.account_id,
             )
         )
         await uow.commit()
