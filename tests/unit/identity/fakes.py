@@ -22,6 +22,7 @@ class State:
         self.extensions: dict[str, Row] = {}
         self.users: dict[str, Row] = {}
         self.events: list[Any] = []
+        self.locked = False  # an account row lock held by the open unit of work
 
     def subjects(self) -> list[str]:
         return [e.subject for e in self.events]
@@ -32,6 +33,7 @@ class FakeAccounts:
         self.st = st
 
     async def get(self, account_id: str, *, lock: bool = False) -> Row | None:
+        self.st.locked = self.st.locked or lock
         return self.st.accounts.get(account_id)
 
     async def existing_sites(self, account_id: str, ids: Iterable[str]) -> dict[str, str | None]:
@@ -108,6 +110,7 @@ class FakeUow:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.st.locked = False  # the transaction's locks end with it
         if exc and exc[0] is not None:
             self.st.accounts, self.st.extensions, self.st.users, self.st.events = self._saved
 
@@ -134,12 +137,14 @@ class FakeHasher:
 class FakeInventory:
     """Allocates every item asked for (a license, a number ``+1617555000n``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, st: State | None = None) -> None:
+        self.st = st
         self.allocated: list[Row] = []
         self.released: list[str] = []
 
     async def allocate(self, *, request_id: str, items: list[Row], **_: Any) -> Row:
-        self.allocated.append({"request_id": request_id, "items": items})
+        locked = self.st.locked if self.st is not None else None
+        self.allocated.append({"request_id": request_id, "items": items, "while_locked": locked})
         return {"allocations": [dict(i) for i in items]}
 
     async def release(self, request_id: str) -> None:

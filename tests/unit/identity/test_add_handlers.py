@@ -74,6 +74,15 @@ def test_at_most_25_users_a_request() -> None:
     assert err.value.details["max"] == 25
 
 
+def test_inventory_is_reserved_while_no_account_lock_is_held() -> None:
+    st = State()
+    inv = FakeInventory(st)
+    account(st)
+    got = add(st, inv, [entry("ada@x.io", user_type="standard"), entry("bob@x.io")])
+    assert [a["while_locked"] for a in inv.allocated] == [False]
+    assert len(got.users) == 2 and len(st.users) == 2 and not inv.released
+
+
 def test_a_failed_write_gives_the_reserved_inventory_back() -> None:
     st, inv = State(), FakeInventory()
     account(st)

@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from shared.errors import Conflict
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.adapters import driver
+from identity.adapters.driver import conflict_from
 from identity.adapters.tables import (
     accounts,
     cost_centers,
@@ -21,23 +22,6 @@ from identity.adapters.tables import (
     users,
 )
 from identity.domain import fold
-
-_CONFLICTS = {
-    "uq_users_exclusive_email": ("email", "This email already belongs to a user."),
-    "uq_users_account_email": ("email", "This email already belongs to a user of this account."),
-    "uq_extensions_number": ("extension_number", "This extension number is taken."),
-    "uq_users_extension": ("extension_id", "This extension already has a user."),
-    "uq_roles_account_name": ("name", "A role with this name exists."),
-}
-
-
-def conflict_from(exc: IntegrityError) -> Conflict:
-    """A unique-index violation as a ``conflict`` naming the field (never the other row)."""
-    text = str(exc.orig)
-    for index, (fld, message) in _CONFLICTS.items():
-        if index in text:
-            return Conflict(message, {"field": fld})
-    return Conflict("The change conflicts with existing data.")
 
 
 class OperatorRepository:
@@ -159,8 +143,10 @@ class RoleRepository:
         self.session = session
 
     async def for_account(self, account_id: str) -> list[dict[str, Any]]:
-        q = sa.select(roles).where(roles.c.account_id == account_id).order_by(roles.c.id)
-        return [dict(r._mapping) for r in (await self.session.execute(q))]
+        rows = await driver.fetch(
+            self.session, "SELECT * FROM roles WHERE account_id = $1 ORDER BY id", account_id
+        )
+        return [dict(r) for r in rows]
 
     async def add(self, row: dict[str, Any]) -> None:
         try:
@@ -190,29 +176,25 @@ class ExtensionRepository:
         is bounded by how many numbers the account already uses, so it stays small."""
         if count == 0:
             return []
-        stmt = sa.text(
+        rows = await driver.fetch(
+            self.session,
             """
             SELECT n::text FROM generate_series(
-                CAST(:lo AS bigint),
-                LEAST(CAST(:hi AS bigint), CAST(:lo AS bigint) + :k + :x +
-                      (SELECT count(*) FROM extensions WHERE account_id = :a))
+                $1::bigint,
+                LEAST($2::bigint, $1::bigint + $3::bigint + $4::bigint +
+                      (SELECT count(*) FROM extensions WHERE account_id = $5))
             ) AS n
             WHERE NOT EXISTS (
-                SELECT 1 FROM extensions e WHERE e.account_id = :a AND e.number = n::text
-            ) AND NOT (n::text = ANY(CAST(:exclude AS text[])))
-            ORDER BY n LIMIT :k
-            """
-        )
-        rows = await self.session.execute(
-            stmt,
-            {
-                "lo": lo,
-                "hi": hi,
-                "k": count,
-                "x": len(exclude),
-                "a": account_id,
-                "exclude": list(exclude),
-            },
+                SELECT 1 FROM extensions e WHERE e.account_id = $5 AND e.number = n::text
+            ) AND NOT (n::text = ANY($6::text[]))
+            ORDER BY n LIMIT $3
+            """,
+            lo,
+            hi,
+            count,
+            len(exclude),
+            account_id,
+            list(exclude),
         )
         return [r[0] for r in rows]
 
@@ -221,10 +203,7 @@ class ExtensionRepository:
             return
         # no savepoint: a unique violation fails the whole request (callers that go on
         # after one, like directory provisioning, hold a savepoint of their own)
-        try:
-            await self.session.execute(sa.insert(extensions), rows)
-        except IntegrityError as exc:
-            raise conflict_from(exc) from exc
+        await driver.insert_rows(self.session, extensions, rows)
 
     async def get(
         self, account_id: str, ext_id: str, *, lock: bool = False
@@ -270,12 +249,11 @@ class UserRepository:
         keys = sorted({e.lower() for e in emails})
         if not keys:
             return
-        await self.session.execute(
-            sa.text(
-                "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(e, 7) AS k"
-                " FROM unnest(CAST(:emails AS text[])) AS e ORDER BY 1 OFFSET 0) AS s"
-            ),
-            {"emails": keys},
+        await driver.fetch(
+            self.session,
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(e, 7) AS k"
+            " FROM unnest($1::text[]) AS e ORDER BY 1 OFFSET 0) AS s",
+            keys,
         )
 
     async def holders(self, emails: Iterable[str]) -> list[dict[str, Any]]:
@@ -283,18 +261,18 @@ class UserRepository:
         keys = list({e.lower() for e in emails})
         if not keys:
             return []
-        q = sa.select(
-            sa.func.lower(users.c.email).label("email"), users.c.account_id, users.c.exclusive_email
-        ).where(sa.func.lower(users.c.email).in_(keys))
-        return [dict(r._mapping) for r in (await self.session.execute(q))]
+        rows = await driver.fetch(
+            self.session,
+            "SELECT lower(email) AS email, account_id, exclusive_email FROM users"
+            " WHERE lower(email) = ANY($1::text[])",
+            keys,
+        )
+        return [dict(r) for r in rows]
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         # no savepoint: a unique violation fails the whole request (callers that go on
         # after one, like directory provisioning, hold a savepoint of their own)
-        try:
-            await self.session.execute(sa.insert(users), rows)
-        except IntegrityError as exc:
-            raise conflict_from(exc) from exc
+        await driver.insert_rows(self.session, users, rows)
 
     async def get(
         self, account_id: str, user_id: str, *, lock: bool = False

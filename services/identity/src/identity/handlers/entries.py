@@ -216,19 +216,21 @@ def _email_check(e: _Entry, u: c.UserEntry, account: Account, known: _Known) -> 
 
 
 def _normalize_phones(e: _Entry, country: str | None) -> None:
-    """Local formats (``(617) 555-0199``) parsed with the account's country; E.164 kept."""
+    """Local formats (``(617) 555-0199``) parsed with the account's country; E.164 kept
+    (the contract checked it already and gave it canonical: not parsed twice)."""
     u = e.entry
     assert u is not None
     for fld in ("contact_phone", "mobile_phone"):
         value = getattr(u, fld)
-        if value is not None:
+        if value is not None and not value.startswith("+"):
             try:
                 setattr(u, fld, domain.local_phone(value, country))
             except ValueError as exc:
                 e.error(fld, str(exc))
-    if u.phone_number is not None and u.phone_number.number is not None:
+    number = u.phone_number.number if u.phone_number is not None else None
+    if u.phone_number is not None and number is not None and not number.startswith("+"):
         try:
-            u.phone_number.number = domain.local_phone(u.phone_number.number, country)
+            u.phone_number.number = domain.local_phone(number, country)
         except ValueError as exc:
             e.error("phone_number.number", str(exc))
 

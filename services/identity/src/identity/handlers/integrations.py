@@ -39,7 +39,7 @@ from shared.messaging.payload import find_problem
 
 from identity import domain
 from identity.handlers.common import SOURCE, Actor, Deps, _account, _custom_role, _find_role
-from identity.handlers.provisioning import provision
+from identity.handlers.provisioning import parse_entries, provision
 from identity.ports import UnitOfWork
 from shared import subjects as s
 
@@ -252,8 +252,7 @@ async def provision_requested(
                 deps,
                 Actor(p, req.acknowledge_charges),
                 req.account_id,
-                [req.user],
-                prefix="user",
+                parse_entries([req.user], "user", deps.hasher),
                 allocation_id=f"prov-{req.request_id}"[:64],
                 extra_event_data={"request_id": req.request_id},
             )

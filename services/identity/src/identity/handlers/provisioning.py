@@ -1,6 +1,11 @@
-"""Provisioning users: every entry validated (all problems at once), inventory
+"""Provisioning users: every entry validated once (all problems at once), inventory
 reserved with the account service, then extensions and users created in the
-caller's transaction. All or nothing."""
+caller's transaction. All or nothing.
+
+A request of its own (``users.add``, ``extensions.assign_user``) reserves its
+inventory between two transactions (:func:`provision_request`): no account lock is
+held while the account service answers; the second transaction checks everything
+again under the lock, and gives the inventory back if anything changed."""
 
 from __future__ import annotations
 
@@ -43,7 +48,16 @@ class Provisioned:
     allocation_id: str | None
 
 
-async def provision(
+@dataclass
+class Reserved:
+    """Inventory reserved before provisioning's transaction: the allocation, and what
+    it allocated by entry."""
+
+    allocation_id: str | None
+    allocations: dict[str, list[dict[str, Any]]]
+
+
+async def provision_request(
     uow: UnitOfWork,
     deps: Deps,
     actor: Actor,
@@ -52,11 +66,33 @@ async def provision(
     *,
     prefix: str = "users",
     extension_id: str | None = None,
-    allocation_id: str | None = None,
-    extra_event_data: dict[str, Any] | None = None,
 ) -> Provisioned:
-    """Validate every entry (all problems, with entry index and field), then create the
-    extensions and users in the caller's open transaction. All or nothing."""
+    """A request's users provisioned and committed in ``uow``: inventory, if the entries
+    need any, reserved first, outside any lock (a first transaction checks everything,
+    ends, and only then is the account service asked). Given back on any failure."""
+    entries = parse_entries(raws, prefix, deps.hasher)
+    reserved: Reserved | None = None
+    try:
+        if _inventory_items([e for e in entries if e.entry is not None]):
+            async with uow:  # checked, nothing written; the locks end with it
+                _, _, items = await _checked(uow, actor, account_id, entries, extension_id)
+            reserved = Reserved(*await _reserve(deps, actor, account_id, items, None))
+        async with uow:
+            done = await provision(
+                uow, deps, actor, account_id, entries, extension_id=extension_id, reserved=reserved
+            )
+            await uow.commit()
+    except BaseException:
+        _cancel_hashing(entries)
+        if reserved is not None and reserved.allocation_id:
+            await _release_quietly(deps, reserved.allocation_id)
+        raise
+    return done
+
+
+def parse_entries(raws: list[dict[str, Any]], prefix: str, hasher: Hasher) -> list[_Entry]:
+    """Every entry parsed and checked on its own (once); their secrets hashing
+    meanwhile, when no entry has a problem."""
     entries = _parse_all(raws, prefix)
     now = _now()
     for e in entries:
@@ -64,27 +100,62 @@ async def provision(
             _pure_checks(e, now)
     if not any(e.errors for e in entries):
         # Hash while the database checks run: argon2 in threads, off the event loop.
-        _start_hashing(entries, deps.hasher)
+        _start_hashing(entries, hasher)
+    return entries
+
+
+async def provision(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    account_id: str,
+    entries: list[_Entry],
+    *,
+    extension_id: str | None = None,
+    allocation_id: str | None = None,
+    extra_event_data: dict[str, Any] | None = None,
+    reserved: Reserved | None = None,
+) -> Provisioned:
+    """Check every entry against the account (all problems, with entry index and
+    field), then create the extensions and users in the caller's open transaction.
+    All or nothing. Inventory ``reserved`` already is the caller's to give back; any
+    reserved here is given back here on failure."""
     try:
-        acc, ext, items = await _validate(uow, actor, account_id, entries, extension_id)
-        await _number(uow, acc, entries, ext)
-        _pin_is_not_the_number(entries)
-        _raise_if_errors(entries)
+        acc, ext, items = await _checked(uow, actor, account_id, entries, extension_id)
         hashes = await _hashes(entries)
     finally:
-        for e in entries:
-            if e.hashes is not None and not e.hashes.done():
-                e.hashes.cancel()
-    allocation_id, allocations = await _reserve(deps, actor, account_id, items, allocation_id)
+        _cancel_hashing(entries)
+    if reserved is None:
+        allocation_id, allocations = await _reserve(deps, actor, account_id, items, allocation_id)
+        release = allocation_id
+    else:
+        allocation_id, allocations, release = reserved.allocation_id, reserved.allocations, None
     try:
         rows = build_rows(acc, entries, hashes, allocations)
         await _insert(uow, account_id, rows, ext)
         emit_added(uow, account_id, entries, rows, ext, extra_event_data or {})
     except BaseException:
-        if allocation_id:
-            await _release_quietly(deps, allocation_id)
+        if release:
+            await _release_quietly(deps, release)
         raise
     return Provisioned(rows, allocation_id)
+
+
+async def _checked(
+    uow: UnitOfWork, actor: Actor, account_id: str, entries: list[_Entry], extension_id: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+    """Every rule that needs the database, under the account's lock; numbers given."""
+    acc, ext, items = await _validate(uow, actor, account_id, entries, extension_id)
+    await _number(uow, acc, entries, ext)
+    _pin_is_not_the_number(entries)
+    _raise_if_errors(entries)
+    return acc, ext, items
+
+
+def _cancel_hashing(entries: list[_Entry]) -> None:
+    for e in entries:
+        if e.hashes is not None and not e.hashes.done():
+            e.hashes.cancel()
 
 
 def _parse_all(raws: list[dict[str, Any]], prefix: str) -> list[_Entry]:

@@ -17,7 +17,7 @@ from identity.handlers.common import (
     _require_covers,
     _role_permissions,
 )
-from identity.handlers.provisioning import _release_quietly, provision
+from identity.handlers.provisioning import provision_request
 from identity.handlers.views import _user_event, to_user
 from identity.ports import (
     UnitOfWork,
@@ -28,14 +28,7 @@ from shared import subjects as s
 async def add_users(cmd: c.AddUsers, uow: UnitOfWork, p: Principal, deps: Deps) -> c.UserList:
     p.require(Perm.USERS_MANAGE, cmd.account_id)
     actor = Actor(p, cmd.acknowledge_charges)
-    async with uow:
-        done = await provision(uow, deps, actor, cmd.account_id, cmd.users)
-        try:
-            await uow.commit()
-        except BaseException:
-            if done.allocation_id:
-                await _release_quietly(deps, done.allocation_id)
-            raise
+    done = await provision_request(uow, deps, actor, cmd.account_id, cmd.users)
     return c.UserList(users=[to_user(r) for r in done.rows])
 
 
@@ -44,22 +37,9 @@ async def assign_extension(
 ) -> c.User:
     p.require(Perm.USERS_MANAGE, cmd.account_id)
     actor = Actor(p, cmd.acknowledge_charges)
-    async with uow:
-        done = await provision(
-            uow,
-            deps,
-            actor,
-            cmd.account_id,
-            [cmd.user],
-            prefix="user",
-            extension_id=cmd.extension_id,
-        )
-        try:
-            await uow.commit()
-        except BaseException:
-            if done.allocation_id:
-                await _release_quietly(deps, done.allocation_id)
-            raise
+    done = await provision_request(
+        uow, deps, actor, cmd.account_id, [cmd.user], prefix="user", extension_id=cmd.extension_id
+    )
     return to_user(done.rows[0])
 
 
