@@ -74,3 +74,19 @@ def test_license_tally_refuses_a_type_the_plan_does_not_allow() -> None:
     with pytest.raises(ValidationFailed) as err:
         domain.LicenseTally("core").add("video_pro_plus", purchase=False, index=4)
     assert err.value.details["errors"][0]["field"] == "items[4].user_type"
+
+
+def test_an_allocation_replays_its_reply_for_its_own_account_only() -> None:
+    held = domain.Allocation("req_1", "acc_1", "allocated", {"standard": 1}, {"items": []})
+    assert held.replay_for("acc_1") == {"items": []}
+    with pytest.raises(Conflict) as err:
+        held.replay_for("acc_2")
+    assert "belongs to another request" in err.value.message
+
+
+def test_an_allocation_refused_by_an_earlier_release_is_a_conflict_on_retry() -> None:
+    tombstone = domain.Allocation("req_1", "acc_1", "released")
+    assert tombstone.released and not tombstone.was_allocated
+    with pytest.raises(Conflict) as err:
+        tombstone.replay_for("acc_1")
+    assert "already released" in err.value.message
