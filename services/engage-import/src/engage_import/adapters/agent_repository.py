@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from engage_import.adapters.repository import like_pattern
 from engage_import.adapters.tables import agents, roles, voice_sessions
@@ -33,7 +34,7 @@ _TEXT_COLUMNS = (
 _JSON_COLUMNS = ("team_ids", "category_ids", "time_zone_mapping", "language_mapping")
 
 
-def _insert_agents() -> Any:
+def _insert_agents() -> ReturningInsert[Any]:
     """One statement for a whole chunk, one array per column (``INSERT … SELECT FROM
     unnest(…)``): a multi-row VALUES of 17 columns is compiled anew for every chunk
     and cost more than the insert itself. An agent that already exists for (Engage
@@ -53,7 +54,7 @@ def _insert_agents() -> Any:
 _INSERT_AGENTS = _insert_agents()
 
 
-def _each(name: str) -> Any:
+def _each(name: str) -> sa.TableValuedAlias:
     """The strings of list parameter ``name`` as rows (``unnest``), to join on: one
     bound array however long the list, and an index lookup per element, where
     ``IN``/``= ANY`` of a parameter compares every row of the account with every
