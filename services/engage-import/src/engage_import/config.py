@@ -11,8 +11,10 @@ class EngageImportConfig(ServiceSettings):
     env_prefix: ClassVar[str] = "ENGAGE_"
     database_name: ClassVar[str] = "engage_import"
 
-    #: Users handled per import transaction (one claim, one batch insert).
-    import_chunk_size: int = Field(default=500, ge=1, le=1000)
+    #: Users handled per import transaction (one claim, one batch insert). The
+    #: statements of a chunk are set-based, so its cost grows with its size; what a
+    #: larger chunk saves is the per-chunk claim, lock and commit.
+    import_chunk_size: int = Field(default=1000, ge=1, le=5000)
     #: How often an idle import worker looks for open jobs (seconds).
     import_poll_interval: float = Field(default=0.5, gt=0, le=30)
     #: An item naming a user engage has not heard of yet waits this long from the

@@ -2,17 +2,68 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from engage_import.adapters.repository import like_pattern
 from engage_import.adapters.tables import agents, roles, voice_sessions
 
 Row = dict[str, Any]
+
+_TEXT_COLUMNS = (
+    "id",
+    "engage_account_id",
+    "user_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "email",
+    "username",
+    "username_base",
+    "role_id",
+    "time_zone",
+    "language",
+    "import_id",
+)
+_JSON_COLUMNS = ("team_ids", "category_ids", "time_zone_mapping", "language_mapping")
+
+
+def _insert_agents() -> ReturningInsert[Any]:
+    """One statement for a whole chunk, one array per column (``INSERT … SELECT FROM
+    unnest(…)``): a multi-row VALUES of 17 columns is compiled anew for every chunk
+    and cost more than the insert itself. An agent that already exists for (Engage
+    account, user) is left alone; the user ids of those inserted are returned."""
+    names = _TEXT_COLUMNS + _JSON_COLUMNS
+    arrays = (sa.bindparam(f"each_{c}", type_=ARRAY(sa.Text)) for c in names)
+    t = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    picked = [t.c[c] for c in _TEXT_COLUMNS] + [sa.cast(t.c[c], JSONB) for c in _JSON_COLUMNS]
+    return (
+        insert(agents)
+        .from_select(list(names), sa.select(*picked))
+        .on_conflict_do_nothing(index_elements=[agents.c.engage_account_id, agents.c.user_id])
+        .returning(agents.c.user_id)
+    )
+
+
+_INSERT_AGENTS = _insert_agents()
+
+
+def _each(name: str) -> sa.TableValuedAlias:
+    """The strings of list parameter ``name`` as rows (``unnest``), to join on: one
+    bound array however long the list, and an index lookup per element, where
+    ``IN``/``= ANY`` of a parameter compares every row of the account with every
+    element (a chunk's queries then grew with the agents already imported)."""
+    return (
+        sa.func.unnest(sa.bindparam(name, type_=ARRAY(sa.Text)))
+        .table_valued("value")
+        .render_derived()
+    )
 
 
 def _agent_select() -> sa.Select[Any]:
@@ -35,30 +86,38 @@ class AgentRepository:
         """Insert; an agent that already exists for (Engage account, user) is left alone."""
         if not rows:
             return set()
-        stmt = (
-            insert(agents)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[agents.c.engage_account_id, agents.c.user_id])
-            .returning(agents.c.user_id)
-        )
-        return set((await self.session.execute(stmt)).scalars().all())
+        params = {f"each_{c}": [r[c] for r in rows] for c in _TEXT_COLUMNS}
+        params |= {f"each_{c}": [json.dumps(r[c]) for r in rows] for c in _JSON_COLUMNS}
+        return set((await self.session.execute(_INSERT_AGENTS, params)).scalars().all())
 
     async def by_users(self, engage_account_id: str, user_ids: list[str]) -> dict[str, Row]:
         if not user_ids:
             return {}
-        q = sa.select(agents.c.id, agents.c.user_id, agents.c.username).where(
-            agents.c.engage_account_id == engage_account_id, agents.c.user_id.in_(user_ids)
+        wanted = _each("user_ids")
+        q = sa.select(agents.c.id, agents.c.user_id, agents.c.username).join_from(
+            agents,
+            wanted,
+            sa.and_(
+                agents.c.engage_account_id == engage_account_id, agents.c.user_id == wanted.c.value
+            ),
         )
-        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
+        rows = (await self.session.execute(q, {"user_ids": user_ids})).all()
+        return {r.user_id: dict(r._mapping) for r in rows}
 
     async def taken_usernames(self, engage_account_id: str, bases: Iterable[str]) -> set[str]:
         wanted = list(set(bases))
         if not wanted:
             return set()
-        q = sa.select(agents.c.username).where(
-            agents.c.engage_account_id == engage_account_id, agents.c.username_base.in_(wanted)
+        each = _each("bases")
+        q = sa.select(agents.c.username).join_from(
+            agents,
+            each,
+            sa.and_(
+                agents.c.engage_account_id == engage_account_id,
+                agents.c.username_base == each.c.value,
+            ),
         )
-        return set((await self.session.execute(q)).scalars().all())
+        return set((await self.session.execute(q, {"bases": wanted})).scalars().all())
 
     async def get(
         self,

@@ -81,8 +81,10 @@ class DirectoryRepository:
         """Every directory row of ``user_ids`` (any account, removed too), read at once."""
         if not user_ids:
             return {}
-        q = sa.select(directory_users).where(directory_users.c.user_id.in_(user_ids))
-        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
+        ids = sa.bindparam("user_ids", type_=ARRAY(sa.Text))
+        q = sa.select(directory_users).where(directory_users.c.user_id == sa.any_(ids))
+        rows = (await self.session.execute(q, {"user_ids": user_ids})).all()
+        return {r.user_id: dict(r._mapping) for r in rows}
 
     async def get(self, user_id: str) -> Row | None:
         q = sa.select(directory_users).where(directory_users.c.user_id == user_id)
