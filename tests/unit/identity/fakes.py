@@ -1,5 +1,6 @@
 """An in-memory unit of work and dependencies for identity's provisioning use cases
-(users.add and its kin): the repositories they need, over plain dicts (no servers).
+(users.add and its kin, users.update): the repositories they need, over plain dicts
+(no servers).
 Rolls back unless committed, as the real one does."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class State:
         self.extensions: dict[str, Row] = {}
         self.users: dict[str, Row] = {}
         self.events: list[Any] = []
-        self.locked = False  # an account row lock held by the open unit of work
+        self.locked = False  # an account or user row lock held by the open unit of work
 
     def subjects(self) -> list[str]:
         return [e.subject for e in self.events]
@@ -68,6 +69,9 @@ class FakeExtensions:
         for r in rows:
             self.st.extensions[r["id"]] = dict(r)
 
+    async def update(self, extension_id: str, **values: Any) -> None:
+        self.st.extensions[extension_id] |= values
+
 
 class FakeUsers:
     def __init__(self, st: State, fail_insert: Exception | None) -> None:
@@ -90,6 +94,26 @@ class FakeUsers:
             raise self.fail_insert
         for r in rows:
             self.st.users[r["id"]] = dict(r)
+
+    async def get(self, account_id: str, user_id: str, *, lock: bool = False) -> Row | None:
+        self.st.locked = self.st.locked or lock
+        row = self.st.users.get(user_id)
+        return copy.deepcopy(row) if row and row["account_id"] == account_id else None
+
+    async def update(self, user_id: str, values: Row) -> Row:
+        row = self.st.users[user_id]
+        row |= copy.deepcopy(values) | {"version": row.get("version", 1) + 1}
+        return copy.deepcopy(row)
+
+    async def count_enabled_with_roles(
+        self, account_id: str, role_ids: list[str], exclude_user_id: str
+    ) -> int:
+        return sum(
+            u["account_id"] == account_id
+            and u["id"] != exclude_user_id
+            and u["role_id"] in role_ids
+            for u in self.st.users.values()
+        )
 
 
 class FakeUow:

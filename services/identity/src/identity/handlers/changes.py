@@ -13,8 +13,7 @@ from typing import Any
 
 from shared.auth import Perm, Principal
 from shared.contracts import identity as c
-from shared.errors import Forbidden, NotFound, ValidationFailed, field_error
-from shared.ids import new_id
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from shared.revocations import revoke_user
 
 from identity import domain
@@ -31,7 +30,7 @@ from identity.handlers.common import (
     _require_covers,
     _role_permissions,
 )
-from identity.handlers.provisioning import _release_quietly, allocate, check_purchase
+from identity.handlers.provisioning import check_purchase, reserving
 from identity.handlers.views import _user_event, to_user
 from identity.ports import UnitOfWork
 from shared import subjects as s
@@ -56,6 +55,7 @@ class _Change:
     values: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
+    revoke: bool = False  # sessions end: the user is disabled or loses permissions
 
     def error(self, fld: str, message: str) -> None:
         self.errors.append(field_error(f"fields.{fld}", message))
@@ -65,51 +65,78 @@ class _Change:
         return str(self.values.get("user_type", self.row["user_type"]))
 
 
+#: a user that keeps changing between reserving and writing is tried this many times
+_ATTEMPTS = 3
+
+
+class _Changed(Exception):
+    """The user changed between reserving its inventory and writing: what to reserve
+    differs now."""
+
+
 async def update_user(cmd: c.UpdateUser, uow: UnitOfWork, p: Principal, deps: Deps) -> c.User:
+    """Checked and written in one transaction; a change that reserves inventory reserves
+    it with no lock held (like ``users.add``, :func:`provision_request`): the first
+    transaction checks everything and ends, the account service is asked, the second
+    checks again under the locks and writes, giving the inventory back if anything
+    changed or failed."""
     p.require(Perm.USERS_MANAGE, cmd.account_id)
-    given = cmd.fields.model_dump(exclude_unset=True)
     actor = Actor(p, cmd.acknowledge_charges)
-    async with uow:
-        # changes that touch inventory, emails or extension numbers are serialised per
-        # account (the row lock), like users.add
-        acc = await _account(uow, cmd.account_id, lock=bool(_INVENTORY_FIELDS & given.keys()))
-        row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
-        if row is None:
-            raise NotFound("No such user.", {"user_id": cmd.user_id})
-        target_perms = await _role_permissions(uow, row)
-        _require_covers(p, target_perms, "change")
-        ch = _Change(acc, row, cmd.fields, given, profile=dict(row["profile"]))
-        new_perms = await _role_and_status(ch, uow, p, target_perms)
-        await _org(ch, uow)
-        await _email(ch, uow)
-        await _extension_number(ch, uow)
-        _type_and_phones(ch)
-        _details(ch)
-        if ch.errors:
-            raise ValidationFailed(errors=ch.errors)
-        check_purchase(ch.items, actor)
-        narrowed = "role_id" in ch.values and not target_perms <= new_perms
-        disabled = ch.values.get("status") == "Disabled"
-        if (
-            row["status"] == "Enabled"
-            and target_perms >= _ADMIN_PERMS
-            and (disabled or not new_perms >= _ADMIN_PERMS)
-        ):
-            await _account(uow, cmd.account_id, lock=True)
-            await _keep_one_full_admin(uow, cmd.account_id, cmd.user_id)
-        allocation_id = new_id("alloc") if ch.items else None
+    for _ in range(_ATTEMPTS):
+        async with uow:
+            ch = await _checked(cmd, uow, p, actor)
+            if not ch.items:  # nothing to reserve: written at once
+                new = await _write(ch, uow)
+                await uow.commit()
+                return to_user(new)
         try:
-            if allocation_id:
-                # a failed or unanswered allocate is released too (a late one is refused)
-                reply = await allocate(deps, allocation_id, cmd.account_id, actor, ch.items)
-                _apply_allocations(ch, reply)
-            new = await _write(ch, uow, revoke=disabled or narrowed)
-            await uow.commit()
-        except BaseException:
-            if allocation_id:
-                await _release_quietly(deps, allocation_id)
-            raise
-    return to_user(new)
+            async with reserving(deps, actor, cmd.account_id, ch.items) as reserved, uow:
+                again = await _checked(cmd, uow, p, actor)
+                if again.items != ch.items:
+                    raise _Changed
+                _apply_allocations(again, reserved.allocations)
+                new = await _write(again, uow)
+                await uow.commit()
+        except _Changed:
+            continue  # given back; start over
+        return to_user(new)
+    raise Conflict("The user kept changing meanwhile; try again.", {"user_id": cmd.user_id})
+
+
+async def _checked(cmd: c.UpdateUser, uow: UnitOfWork, p: Principal, actor: Actor) -> _Change:
+    """Every rule of the change, in ``uow``'s open transaction, nothing written; what it
+    would reserve from inventory in ``items``."""
+    fields = cmd.fields.model_copy(deep=True)  # checked again from the same input
+    given = fields.model_dump(exclude_unset=True)
+    # changes that touch inventory, emails or extension numbers are serialised per
+    # account (the row lock), like users.add
+    acc = await _account(uow, cmd.account_id, lock=bool(_INVENTORY_FIELDS & given.keys()))
+    row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
+    if row is None:
+        raise NotFound("No such user.", {"user_id": cmd.user_id})
+    target_perms = await _role_permissions(uow, row)
+    _require_covers(p, target_perms, "change")
+    ch = _Change(acc, row, fields, given, profile=dict(row["profile"]))
+    new_perms = await _role_and_status(ch, uow, p, target_perms)
+    await _org(ch, uow)
+    await _email(ch, uow)
+    await _extension_number(ch, uow)
+    _type_and_phones(ch)
+    _details(ch)
+    if ch.errors:
+        raise ValidationFailed(errors=ch.errors)
+    check_purchase(ch.items, actor)
+    narrowed = "role_id" in ch.values and not target_perms <= new_perms
+    disabled = ch.values.get("status") == "Disabled"
+    ch.revoke = disabled or narrowed
+    if (
+        row["status"] == "Enabled"
+        and target_perms >= _ADMIN_PERMS
+        and (disabled or not new_perms >= _ADMIN_PERMS)
+    ):
+        await _account(uow, cmd.account_id, lock=True)
+        await _keep_one_full_admin(uow, cmd.account_id, cmd.user_id)
+    return ch
 
 
 async def _role_and_status(
@@ -300,8 +327,9 @@ def _details(ch: _Change) -> None:
         ch.values["needs_emergency_location"] = False
 
 
-def _apply_allocations(ch: _Change, reply: dict[str, Any]) -> None:
-    for a in reply.get("allocations", []):
+def _apply_allocations(ch: _Change, allocations: dict[str, list[dict[str, Any]]]) -> None:
+    """What the account service allocated (by ``ref``) shown on the profile."""
+    for a in (a for got in allocations.values() for a in got):
         kind = a.get("kind")
         if kind == "license":
             ch.profile["license"] = True
@@ -313,7 +341,7 @@ def _apply_allocations(ch: _Change, reply: dict[str, Any]) -> None:
             ch.profile["phone_number"] = dict(ch.profile["phone_number"]) | {"number": a["number"]}
 
 
-async def _write(ch: _Change, uow: UnitOfWork, *, revoke: bool) -> dict[str, Any]:
+async def _write(ch: _Change, uow: UnitOfWork) -> dict[str, Any]:
     row = ch.row
     values = ch.values | {"profile": ch.profile}
     if {"first_name", "last_name", "email"} & values.keys():
@@ -335,7 +363,7 @@ async def _write(ch: _Change, uow: UnitOfWork, *, revoke: bool) -> dict[str, Any
         domain.held(new["user_type"], new["profile"]),
     )
     uow.add_event(_user_event(s.USER_UPDATED, new, released=gone))
-    if revoke:
+    if ch.revoke:
         # every session opened before this change ends (docs/security.md)
         uow.add_event(revoke_user(SOURCE, new["id"], new["version"]))
     return new

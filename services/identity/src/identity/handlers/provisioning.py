@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.auth import Perm
@@ -50,11 +51,32 @@ class Provisioned:
 
 @dataclass
 class Reserved:
-    """Inventory reserved before provisioning's transaction: the allocation, and what
-    it allocated by entry."""
+    """Inventory reserved before the writing transaction: the allocation (None when
+    nothing was to be reserved), and what it allocated by entry (``ref``)."""
 
-    allocation_id: str | None
-    allocations: dict[str, list[dict[str, Any]]]
+    allocation_id: str | None = None
+    allocations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def reserving(
+    deps: Deps, actor: Actor, account_id: str, items: list[dict[str, Any]]
+) -> AsyncIterator[Reserved]:
+    """``items`` reserved with the account service; enter it with no database lock held
+    (between two transactions). Given back exactly once if the block fails, and also
+    if the account service refuses or does not answer (a late allocation is then
+    refused). Nothing to reserve: no allocation, no call."""
+    reserved = Reserved(new_id("alloc") if items else None)
+    try:
+        if items:
+            _, reserved.allocations = await _reserve(
+                deps, actor, account_id, items, reserved.allocation_id
+            )
+        yield reserved
+    except BaseException:
+        if reserved.allocation_id:
+            await _release_quietly(deps, reserved.allocation_id)
+        raise
 
 
 async def provision_request(
@@ -71,21 +93,24 @@ async def provision_request(
     need any, reserved first, outside any lock (a first transaction checks everything,
     ends, and only then is the account service asked). Given back on any failure."""
     entries = parse_entries(raws, prefix, deps.hasher)
-    reserved: Reserved | None = None
     try:
+        items: list[dict[str, Any]] = []
         if _inventory_items([e for e in entries if e.entry is not None]):
             async with uow:  # checked, nothing written; the locks end with it
                 _, _, items = await _checked(uow, actor, account_id, entries, extension_id)
-            reserved = Reserved(*await _reserve(deps, actor, account_id, items, None))
-        async with uow:
+        async with reserving(deps, actor, account_id, items) as reserved, uow:
             done = await provision(
-                uow, deps, actor, account_id, entries, extension_id=extension_id, reserved=reserved
+                uow,
+                deps,
+                actor,
+                account_id,
+                entries,
+                extension_id=extension_id,
+                reserved=reserved,
             )
             await uow.commit()
     except BaseException:
         _cancel_hashing(entries)
-        if reserved is not None and reserved.allocation_id:
-            await _release_quietly(deps, reserved.allocation_id)
         raise
     return done
 
