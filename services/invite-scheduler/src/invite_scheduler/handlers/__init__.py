@@ -42,6 +42,7 @@ from invite_scheduler.handlers.projections import (
     _Tolerant,
     on_account_event,
     on_invite_requested,
+    on_invite_requests,
     on_user_removed,
     on_user_snapshot,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "list_invites",
     "on_account_event",
     "on_invite_requested",
+    "on_invite_requests",
     "on_user_removed",
     "on_user_snapshot",
     "record_outcomes",

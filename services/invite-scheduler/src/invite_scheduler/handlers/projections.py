@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invite_scheduler import domain as d
 from invite_scheduler import lifecycle
-from invite_scheduler.handlers.common import _cancel, _create, clock, emit
-from invite_scheduler.ports import UnitOfWork
+from invite_scheduler.handlers.common import _cancel, clock, emit, new_invite
+from invite_scheduler.ports import Row, UnitOfWork
 
 log = logging.getLogger(__package__)  # invite_scheduler.handlers, as before the split
 
@@ -62,40 +62,92 @@ def _parse(model: type[_Tolerant], data: dict[str, Any]) -> Any:
 
 
 async def on_invite_requested(data: dict[str, Any], uow: UnitOfWork) -> bool:
-    """Create (send now) or schedule the invite identity asked for; the consumer's inbox
-    makes this once per event. Returns True when something is due soon."""
-    ev: InviteRequested = _parse(InviteRequested, data)
+    """One invite request (:func:`on_invite_requests` with one event)."""
+    return await on_invite_requests([data], uow)
+
+
+async def on_invite_requests(events: list[dict[str, Any]], uow: UnitOfWork) -> bool:
+    """Create (send now) or schedule the invites identity asked for, a fetched batch in
+    a few statements; the consumer's inbox makes this once per event. The same as one
+    event after another: a user's second request of the batch waits for the next round.
+    True when an invite is due soon."""
+    soon = False
+    evs: list[InviteRequested] = [_parse(InviteRequested, data) for data in events]
+    while evs:
+        distinct: dict[str, InviteRequested] = {}
+        later: list[InviteRequested] = []
+        for ev in evs:
+            if ev.user_id in distinct:
+                later.append(ev)  # in order, after this user's earlier request
+            else:
+                distinct[ev.user_id] = ev
+        soon = await _requests_of_distinct_users(list(distinct.values()), uow) or soon
+        evs = later
+    return soon
+
+
+async def _requests_of_distinct_users(evs: list[InviteRequested], uow: UnitOfWork) -> bool:
     now = clock()
-    await uow.users.ensure(
-        {
-            "user_id": ev.user_id,
-            "account_id": ev.account_id,
-            "email": ev.email,
-            "first_name": ev.first_name,
-            "last_name": ev.last_name,
-            "status": "NotActivated",
-            "version": 0,
-        }
+    await uow.users.ensure_many(
+        [
+            {
+                "user_id": ev.user_id,
+                "account_id": ev.account_id,
+                "email": ev.email,
+                "first_name": ev.first_name,
+                "last_name": ev.last_name,
+                "status": "NotActivated",
+                "version": 0,
+            }
+            for ev in evs
+        ]
     )
-    user = await uow.users.get(ev.user_id, for_update=True)
-    assert user is not None
+    people = await uow.users.get_many([ev.user_id for ev in evs])
+    accounts = await uow.accounts.get_many(sorted({ev.account_id for ev in evs}))
+    todo = [
+        (ev.account_id, people[ev.user_id], _schedule_of(ev, now))
+        for ev in evs
+        if _invitable(ev, people[ev.user_id], accounts.get(ev.account_id))
+    ]
+    rows = await _create_many(uow, todo, now)
+    return any((row["send_at"] - now).total_seconds() < 2 for row in rows)
+
+
+def _schedule_of(ev: InviteRequested, now: datetime) -> d.Schedule | None:
+    if ev.option != "schedule_invite":
+        return None
+    try:
+        return d.event_schedule(ev.local_send_at, ev.time_zone, ev.send_at, now)
+    except (ValueError, KeyError) as exc:
+        raise BadEvent(f"unusable schedule: {exc}") from exc
+
+
+def _invitable(ev: InviteRequested, user: Row, account: Row | None) -> bool:
     if user["removed"] or user["status"] != "NotActivated":
         log.info("invite for %s not created: user is %s", ev.user_id, user["status"])
         return False
-    account = await uow.accounts.get(ev.account_id)
     refusal = lifecycle.invitation_refusal(account)
     if refusal is not None and not (account and account["status"] == lifecycle.SUSPENDED):
         # identity refuses these too; a Suspended account's invite is kept and waits
         log.info("invite for %s not created: %s", ev.user_id, refusal.message)
         return False
-    schedule = None
-    if ev.option == "schedule_invite":
-        try:
-            schedule = d.event_schedule(ev.local_send_at, ev.time_zone, ev.send_at, now)
-        except (ValueError, KeyError) as exc:
-            raise BadEvent(f"unusable schedule: {exc}") from exc
-    row = await _create(uow, account_id=ev.account_id, user=user, schedule=schedule, now=now)
-    return bool((row["send_at"] - now).total_seconds() < 2)
+    return True
+
+
+async def _create_many(
+    uow: UnitOfWork, todo: list[tuple[str, Row, d.Schedule | None]], now: datetime
+) -> list[Row]:
+    """New Scheduled invites (as :func:`_create`, set-based): a live invite of the same
+    user is replaced (its link dies)."""
+    if not todo:
+        return []
+    live = await uow.invites.live_for_users([user["user_id"] for _, user, _ in todo])
+    for old in live.values():
+        await _cancel(uow, old, "replaced")
+    rows = await uow.invites.add_many([new_invite(a, user, s, now) for a, user, s in todo])
+    for row in rows:
+        emit(uow, row)
+    return rows
 
 
 async def on_user_snapshot(data: dict[str, Any], uow: UnitOfWork) -> bool:
