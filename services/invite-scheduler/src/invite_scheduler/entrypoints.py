@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
 from shared.contracts import invites as c
@@ -124,49 +124,84 @@ def _user_consumer(
     wake: Callable[[], None],
     recoveries: rec.RecoveryDispatcher,
 ) -> None:
-    """Invites and recoveries identity asks for, and the users they go to: a fetched
-    batch in order, each run of invite requests in a few statements."""
-    recovery_key = recoveries.token_key  # the key its links are derived from
+    """Invites and recoveries identity asks for, and the users they go to."""
+    events = _UserEvents(config, wake, recoveries)
+    svc.subscribe(
+        Subscription(
+            name=USER_CONSUMER,
+            stream=s.STREAM_IDENTITY,
+            filter_subjects=USER_EVENTS,
+            batch_handler=events.handle,
+        )
+    )
 
-    async def on_user_event(dlv: Delivery, data: dict[str, Any], iu: InviteUnitOfWork) -> None:
-        if dlv.subject == s.RECOVERY_REQUESTED:
-            if await rec.on_recovery_requested(
-                data, iu, token_key=recovery_key, ttl_seconds=config.recovery_ttl_seconds
-            ):
-                _soon(recoveries.wake)
-        elif dlv.subject == s.USER_REMOVED:
-            await h.on_user_removed(data, iu)
-        elif await h.on_user_snapshot(data, iu):
-            _soon(wake)
 
-    async def on_user_events(ds: list[Delivery], u: BaseUnitOfWork) -> None:
+BatchedUseCase = Callable[[list[dict[str, Any]], InviteUnitOfWork], Awaitable[bool]]
+
+#: the events applied set-based: a run of them in a fetched batch is one call
+BATCHED: dict[str, BatchedUseCase] = {
+    s.USER_INVITE_REQUESTED: h.on_invite_requests,
+    s.USER_ADDED: h.on_user_snapshots,
+    s.USER_UPDATED: h.on_user_snapshots,
+    s.USER_ACTIVATED: h.on_user_snapshots,
+}
+
+
+class _UserEvents:
+    """A fetched batch of identity's user events, in order, in the batch's transaction:
+    each run of invite requests, and each run of user snapshots, in a few statements;
+    removals and recoveries one by one."""
+
+    def __init__(
+        self,
+        config: InviteSchedulerConfig,
+        wake: Callable[[], None],
+        recoveries: rec.RecoveryDispatcher,
+    ) -> None:
+        self.config = config
+        self.wake = wake
+        self.recoveries = recoveries
+
+    async def handle(self, ds: list[Delivery], u: BaseUnitOfWork) -> None:
         iu = cast(InviteUnitOfWork, u)
-        requests: list[dict[str, Any]] = []
+        run: list[dict[str, Any]] = []
+        run_of: BatchedUseCase | None = None
         try:
             for dlv in ds:
                 with _handling(dlv):
                     data = dlv.event()
                     if dlv.subject == s.USER_INVITE_REQUESTED:
                         invite_traces.remember(str(data.get("email", "")).lower())
-                        requests.append(data)
-                        continue
-                    if requests and await h.on_invite_requests(requests, iu):
-                        _soon(wake)
-                    requests = []
-                    await on_user_event(dlv, data, iu)
-            if requests and await h.on_invite_requests(requests, iu):
-                _soon(wake)
+                    batched = BATCHED.get(dlv.subject)
+                    if run and batched is not run_of:
+                        await self._apply(run_of, run, iu)
+                        run = []
+                    run_of = batched
+                    if batched is not None:
+                        run.append(data)
+                    else:
+                        await self._one(dlv.subject, data, iu)
+            await self._apply(run_of, run, iu)
         except (h.BadEvent, rec.BadRecovery) as exc:
             raise Poison(str(exc)) from exc
 
-    svc.subscribe(
-        Subscription(
-            name=USER_CONSUMER,
-            stream=s.STREAM_IDENTITY,
-            filter_subjects=USER_EVENTS,
-            batch_handler=on_user_events,
-        )
-    )
+    async def _apply(
+        self, use_case: BatchedUseCase | None, run: list[dict[str, Any]], iu: InviteUnitOfWork
+    ) -> None:
+        if use_case is not None and run and await use_case(run, iu):
+            _soon(self.wake)
+
+    async def _one(self, subject: str, data: dict[str, Any], iu: InviteUnitOfWork) -> None:
+        if subject == s.RECOVERY_REQUESTED:
+            if await rec.on_recovery_requested(
+                data,
+                iu,
+                token_key=self.recoveries.token_key,
+                ttl_seconds=self.config.recovery_ttl_seconds,
+            ):
+                _soon(self.recoveries.wake)
+        elif subject == s.USER_REMOVED:
+            await h.on_user_removed(data, iu)
 
 
 @contextlib.contextmanager

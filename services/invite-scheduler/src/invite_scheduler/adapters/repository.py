@@ -344,17 +344,25 @@ class UserRepository:
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
-    async def upsert_snapshot(self, row: Row) -> Row | None:
-        """Keep the snapshot with the highest version; None when ``row`` is older."""
-        ins = insert(users).values(**row)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[users.c.user_id],
-            set_={k: ins.excluded[k] for k in row if k != "user_id"}
-            | {"updated_at": sa.func.now()},
-            where=users.c.version <= ins.excluded.version,
-        ).returning(users)
-        result = (await self.session.execute(stmt)).first()
-        return dict(result._mapping) if result else None
+    async def upsert_snapshots(self, rows: list[Row]) -> dict[str, Row]:
+        """Keep each user's snapshot with the highest version (users of distinct ids,
+        one statement per set of fields given); the rows kept, by id (a snapshot older
+        than the stored one is not)."""
+        kept: dict[str, Row] = {}
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for row in sorted(rows, key=lambda r: str(r["user_id"])):
+            groups.setdefault(tuple(row), []).append(row)
+        for keys, group in groups.items():
+            ins = insert(users).values(group)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[users.c.user_id],
+                set_={k: ins.excluded[k] for k in keys if k != "user_id"}
+                | {"updated_at": sa.func.now()},
+                where=users.c.version <= ins.excluded.version,
+            ).returning(users)
+            for r in (await self.session.execute(stmt)).all():
+                kept[r.user_id] = dict(r._mapping)
+        return kept
 
     async def get_many(self, user_ids: list[str]) -> dict[str, Row]:
         """These users, locked (in id order), by id."""

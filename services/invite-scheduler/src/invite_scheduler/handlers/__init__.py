@@ -45,6 +45,7 @@ from invite_scheduler.handlers.projections import (
     on_invite_requests,
     on_user_removed,
     on_user_snapshot,
+    on_user_snapshots,
 )
 from invite_scheduler.handlers.redeem import _redeem_error, _redeem_once, redeem
 from invite_scheduler.handlers.sending import (
@@ -91,6 +92,7 @@ __all__ = [
     "on_invite_requests",
     "on_user_removed",
     "on_user_snapshot",
+    "on_user_snapshots",
     "record_outcomes",
     "redeem",
     "release",
