@@ -92,7 +92,8 @@ class InviteRepository:
         """New invites in one statement (a batch of invite requests)."""
         if not rows:
             return []
-        result = await self.session.execute(sa.insert(invites).values(rows).returning(invites))
+        # executemany ("insertmanyvalues"): compiled once, sent as multi-row inserts
+        result = await self.session.execute(sa.insert(invites).returning(invites), rows)
         return [dict(r._mapping) for r in result.all()]
 
     async def get(self, invite_id: str, *, for_update: bool = False) -> Row | None:
@@ -353,14 +354,14 @@ class UserRepository:
         for row in sorted(rows, key=lambda r: str(r["user_id"])):
             groups.setdefault(tuple(row), []).append(row)
         for keys, group in groups.items():
-            ins = insert(users).values(group)
+            ins = insert(users)
             stmt = ins.on_conflict_do_update(
                 index_elements=[users.c.user_id],
                 set_={k: ins.excluded[k] for k in keys if k != "user_id"}
                 | {"updated_at": sa.func.now()},
                 where=users.c.version <= ins.excluded.version,
             ).returning(users)
-            for r in (await self.session.execute(stmt)).all():
+            for r in (await self.session.execute(stmt, group)).all():
                 kept[r.user_id] = dict(r._mapping)
         return kept
 
@@ -383,7 +384,7 @@ class UserRepository:
         """Users not heard of yet, in one statement; known ones are left as they are."""
         if rows:
             rows = sorted(rows, key=lambda r: str(r["user_id"]))
-            await self.session.execute(insert(users).values(rows).on_conflict_do_nothing())
+            await self.session.execute(insert(users).on_conflict_do_nothing(), rows)
 
     async def mark_removed(self, user_id: str, account_id: str, version: int) -> bool:
         ins = insert(users).values(
