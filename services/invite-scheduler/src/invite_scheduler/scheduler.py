@@ -132,6 +132,7 @@ class Dispatcher:
         try:
             while True:
                 delay = self.config.idle_poll_seconds
+                self._wake.clear()  # before the round: a wake during it is not lost
                 if not self.paused:
                     try:
                         if await self.run_once() >= self.config.claim_batch:
@@ -144,7 +145,6 @@ class Dispatcher:
                     except Exception:
                         log.exception("scheduler round failed")
                         delay = 1.0
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
