@@ -377,9 +377,6 @@ class UserRepository:
         )
         return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
-    async def ensure(self, row: Row) -> None:
-        await self.ensure_many([row])
-
     async def ensure_many(self, rows: list[Row]) -> None:
         """Users not heard of yet, in one statement; known ones are left as they are."""
         if rows:
