@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import cast
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, cast
 
 from shared.contracts import invites as c
 from shared.db import UnitOfWork as BaseUnitOfWork
+from shared.logs import correlation_id
 from shared.messaging.consumer import Delivery, Poison, Subscription
 from shared.messaging.rpc import Route, RpcRouter
 from shared.service import Service
+from shared.tracing import consumer_span
 
 from invite_scheduler import handlers as h
 from invite_scheduler import recovery as rec
@@ -29,6 +32,7 @@ USER_EVENTS = [
     s.USER_REMOVED,
     s.RECOVERY_REQUESTED,
 ]
+USER_CONSUMER = "invites-identity-users"
 ACCOUNT_EVENTS = [s.ACCOUNT_CREATED, s.ACCOUNT_SETTINGS_UPDATED, s.ACCOUNT_STATUS_CHANGED]
 
 
@@ -121,36 +125,94 @@ def _user_consumer(
     recoveries: rec.RecoveryDispatcher,
 ) -> None:
     """Invites and recoveries identity asks for, and the users they go to."""
-    recovery_key = recoveries.token_key  # the key its links are derived from
+    events = _UserEvents(config, wake, recoveries)
+    svc.subscribe(
+        Subscription(
+            name=USER_CONSUMER,
+            stream=s.STREAM_IDENTITY,
+            filter_subjects=USER_EVENTS,
+            batch_handler=events.handle,
+        )
+    )
 
-    async def on_user_event(dlv: Delivery, u: BaseUnitOfWork) -> None:
-        data = dlv.event()
+
+BatchedUseCase = Callable[[list[dict[str, Any]], InviteUnitOfWork], Awaitable[bool]]
+
+#: the events applied set-based: a run of them in a fetched batch is one call
+BATCHED: dict[str, BatchedUseCase] = {
+    s.USER_INVITE_REQUESTED: h.on_invite_requests,
+    s.USER_ADDED: h.on_user_snapshots,
+    s.USER_UPDATED: h.on_user_snapshots,
+    s.USER_ACTIVATED: h.on_user_snapshots,
+}
+
+
+class _UserEvents:
+    """A fetched batch of identity's user events, in order, in the batch's transaction:
+    each run of invite requests, and each run of user snapshots, in a few statements;
+    removals and recoveries one by one."""
+
+    def __init__(
+        self,
+        config: InviteSchedulerConfig,
+        wake: Callable[[], None],
+        recoveries: rec.RecoveryDispatcher,
+    ) -> None:
+        self.config = config
+        self.wake = wake
+        self.recoveries = recoveries
+
+    async def handle(self, ds: list[Delivery], u: BaseUnitOfWork) -> None:
         iu = cast(InviteUnitOfWork, u)
+        run: list[dict[str, Any]] = []
+        run_of: BatchedUseCase | None = None
         try:
-            if dlv.subject == s.RECOVERY_REQUESTED:
-                if await rec.on_recovery_requested(
-                    data, iu, token_key=recovery_key, ttl_seconds=config.recovery_ttl_seconds
-                ):
-                    _soon(recoveries.wake)
-            elif dlv.subject == s.USER_INVITE_REQUESTED:
-                invite_traces.remember(str(data.get("email", "")).lower())
-                if await h.on_invite_requested(data, iu):
-                    _soon(wake)
-            elif dlv.subject == s.USER_REMOVED:
-                await h.on_user_removed(data, iu)
-            elif await h.on_user_snapshot(data, iu):
-                _soon(wake)
+            for dlv in ds:
+                with _handling(dlv):
+                    data = dlv.event()
+                    if dlv.subject == s.USER_INVITE_REQUESTED:
+                        invite_traces.remember(str(data.get("email", "")).lower())
+                    batched = BATCHED.get(dlv.subject)
+                    if run and batched is not run_of:
+                        await self._apply(run_of, run, iu)
+                        run = []
+                    run_of = batched
+                    if batched is not None:
+                        run.append(data)
+                    else:
+                        await self._one(dlv.subject, data, iu)
+            await self._apply(run_of, run, iu)
         except (h.BadEvent, rec.BadRecovery) as exc:
             raise Poison(str(exc)) from exc
 
-    svc.subscribe(
-        Subscription(
-            name="invites-identity-users",
-            stream=s.STREAM_IDENTITY,
-            filter_subjects=USER_EVENTS,
-            handler=on_user_event,
-        )
-    )
+    async def _apply(
+        self, use_case: BatchedUseCase | None, run: list[dict[str, Any]], iu: InviteUnitOfWork
+    ) -> None:
+        if use_case is not None and run and await use_case(run, iu):
+            _soon(self.wake)
+
+    async def _one(self, subject: str, data: dict[str, Any], iu: InviteUnitOfWork) -> None:
+        if subject == s.RECOVERY_REQUESTED:
+            if await rec.on_recovery_requested(
+                data,
+                iu,
+                token_key=self.recoveries.token_key,
+                ttl_seconds=self.config.recovery_ttl_seconds,
+            ):
+                _soon(self.recoveries.wake)
+        elif subject == s.USER_REMOVED:
+            await h.on_user_removed(data, iu)
+
+
+@contextlib.contextmanager
+def _handling(dlv: Delivery) -> Iterator[None]:
+    """One event's correlation id and trace span (as a one-at-a-time handler has them)."""
+    token = correlation_id.set(dlv.data.get("correlationid") or dlv.message_id)
+    try:
+        with consumer_span(USER_CONSUMER, dlv.subject, dlv.data, dlv.headers):
+            yield
+    finally:
+        correlation_id.reset(token)
 
 
 def _account_consumer(

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from shared.ids import new_id
 
@@ -48,6 +48,61 @@ def token_key(config: InviteSchedulerConfig) -> bytes:
     return secrets.token_bytes(32)
 
 
+Commit = Callable[[list[h.Outcome], str], Awaitable[None]]
+
+
+class GroupCommit:
+    """Each outcome recorded as soon as the SMTP server has answered, in its own
+    transaction or in one with the outcomes that arrived while the previous one was
+    being committed (group commit): :meth:`record` returns once its own outcome is
+    committed (raises if that transaction failed), so a sending slot still takes no
+    other mail before its outcome is recorded; only fewer round trips are made."""
+
+    def __init__(self, commit: Commit) -> None:
+        self._commit = commit
+        self._waiting: list[tuple[h.Outcome, str, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, outcome: h.Outcome, lease_id: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, lease_id, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        group: list[tuple[h.Outcome, str, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                for lease_id in dict.fromkeys(lease for _, lease, _ in group):
+                    await self._commit_one_lease(
+                        [(o, f) for o, lease, f in group if lease == lease_id], lease_id
+                    )
+        finally:
+            for _, _, f in (*group, *self._waiting):
+                f.cancel()  # stopped: nothing more is recorded (no-op on a settled one)
+            self._waiting = []
+
+    async def _commit_one_lease(
+        self, items: list[tuple[h.Outcome, asyncio.Future[None]]], lease_id: str
+    ) -> None:
+        try:
+            await self._commit([o for o, _ in items], lease_id)
+        except Exception as exc:
+            for _, f in items:
+                if not f.done():
+                    f.set_exception(exc)
+        else:
+            for _, f in items:
+                if not f.done():
+                    f.set_result(None)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 class Dispatcher:
     def __init__(self, config: InviteSchedulerConfig, uow: UowFactory, mailer: Mailer) -> None:
         self.config = config
@@ -57,6 +112,7 @@ class Dispatcher:
         self.paused = not config.scheduler_enabled
         self.sent_count = 0
         self._token_key = token_key(config)
+        self._recorder = GroupCommit(self._commit)
 
     @property
     def token_key(self) -> bytes:
@@ -76,6 +132,7 @@ class Dispatcher:
         try:
             while True:
                 delay = self.config.idle_poll_seconds
+                self._wake.clear()  # before the round: a wake during it is not lost
                 if not self.paused:
                     try:
                         if await self.run_once() >= self.config.claim_batch:
@@ -88,10 +145,10 @@ class Dispatcher:
                     except Exception:
                         log.exception("scheduler round failed")
                         delay = 1.0
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
+            self._recorder.stop()
             await self.mailer.close()
 
     async def next_due(self) -> float | None:
@@ -143,14 +200,7 @@ class Dispatcher:
     async def _record(self, outcome: h.Outcome, lease_id: str) -> bool:
         for pause in (*RECORD_TRIES, None):
             try:
-                await h.record_outcomes(
-                    self._uow(),
-                    [outcome],
-                    lease_id=lease_id,
-                    ttl_seconds=self.config.invite_ttl_seconds,
-                    max_attempts=self.config.max_attempts,
-                    retry_delays=self.config.retry_delays,
-                )
+                await self._recorder.record(outcome, lease_id)
                 return True
             except asyncio.CancelledError:
                 raise
@@ -165,6 +215,16 @@ class Dispatcher:
                     return False
                 await asyncio.sleep(pause)
         return False
+
+    async def _commit(self, outcomes: list[h.Outcome], lease_id: str) -> None:
+        await h.record_outcomes(
+            self._uow(),
+            outcomes,
+            lease_id=lease_id,
+            ttl_seconds=self.config.invite_ttl_seconds,
+            max_attempts=self.config.max_attempts,
+            retry_delays=self.config.retry_delays,
+        )
 
     async def _send(self, c: h.Claimed) -> h.Outcome:
         assert c.expires_at is not None

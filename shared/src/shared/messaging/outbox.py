@@ -100,6 +100,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            # cleared before the round, not after it: a commit that wakes the relay while
+            # it publishes is not lost (it waited up to ``poll_interval`` otherwise)
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 await self._maybe_prune()
@@ -110,7 +113,6 @@ class OutboxRelay:
                 published = 0
                 await asyncio.sleep(self._poll)
             if published < self._batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
 

@@ -88,6 +88,14 @@ class InviteRepository:
         result = await self.session.execute(sa.insert(invites).values(**row).returning(invites))
         return dict(result.one()._mapping)
 
+    async def add_many(self, rows: list[Row]) -> list[Row]:
+        """New invites in one statement (a batch of invite requests)."""
+        if not rows:
+            return []
+        # executemany ("insertmanyvalues"): compiled once, sent as multi-row inserts
+        result = await self.session.execute(sa.insert(invites).returning(invites), rows)
+        return [dict(r._mapping) for r in result.all()]
+
     async def get(self, invite_id: str, *, for_update: bool = False) -> Row | None:
         q = sa.select(invites).where(invites.c.id == invite_id)
         if for_update:
@@ -103,6 +111,18 @@ class InviteRepository:
             q = q.with_for_update()
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
+
+    async def live_for_users(self, user_ids: list[str]) -> dict[str, Row]:
+        """The live invite of each of these users that has one, locked (in id order)."""
+        if not user_ids:
+            return {}
+        q = (
+            sa.select(invites)
+            .where(invites.c.user_id.in_(user_ids), invites.c.status.in_(("Scheduled", "Sent")))
+            .order_by(invites.c.id)
+            .with_for_update()
+        )
+        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
     async def live_of_account(self, account_id: str) -> list[Row]:
         """The account's Scheduled and Sent invites, locked (status changes)."""
@@ -229,11 +249,15 @@ class InviteRepository:
             .returning(invites)
         )
         rows = [dict(r._mapping) for r in result.all()]
-        for r in rows:
+        if rows:
             await self.session.execute(
                 sa.update(invite_tokens)
-                .where(invite_tokens.c.invite_id == r["id"], invite_tokens.c.state == "live")
-                .values(expires_at=r["expires_at"])
+                .where(
+                    invite_tokens.c.invite_id == invites.c.id,
+                    invites.c.id.in_([r["id"] for r in rows]),
+                    invite_tokens.c.state == "live",
+                )
+                .values(expires_at=invites.c.expires_at)
             )
         return rows
 
@@ -321,20 +345,43 @@ class UserRepository:
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
-    async def upsert_snapshot(self, row: Row) -> Row | None:
-        """Keep the snapshot with the highest version; None when ``row`` is older."""
-        ins = insert(users).values(**row)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[users.c.user_id],
-            set_={k: ins.excluded[k] for k in row if k != "user_id"}
-            | {"updated_at": sa.func.now()},
-            where=users.c.version <= ins.excluded.version,
-        ).returning(users)
-        result = (await self.session.execute(stmt)).first()
-        return dict(result._mapping) if result else None
+    async def upsert_snapshots(self, rows: list[Row]) -> dict[str, Row]:
+        """Keep each user's snapshot with the highest version (users of distinct ids,
+        one statement per set of fields given); the rows kept, by id (a snapshot older
+        than the stored one is not)."""
+        kept: dict[str, Row] = {}
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for row in sorted(rows, key=lambda r: str(r["user_id"])):
+            groups.setdefault(tuple(row), []).append(row)
+        for keys, group in groups.items():
+            ins = insert(users)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[users.c.user_id],
+                set_={k: ins.excluded[k] for k in keys if k != "user_id"}
+                | {"updated_at": sa.func.now()},
+                where=users.c.version <= ins.excluded.version,
+            ).returning(users)
+            for r in (await self.session.execute(stmt, group)).all():
+                kept[r.user_id] = dict(r._mapping)
+        return kept
 
-    async def ensure(self, row: Row) -> None:
-        await self.session.execute(insert(users).values(**row).on_conflict_do_nothing())
+    async def get_many(self, user_ids: list[str]) -> dict[str, Row]:
+        """These users, locked (in id order), by id."""
+        if not user_ids:
+            return {}
+        q = (
+            sa.select(users)
+            .where(users.c.user_id.in_(user_ids))
+            .order_by(users.c.user_id)
+            .with_for_update()
+        )
+        return {r.user_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
+
+    async def ensure_many(self, rows: list[Row]) -> None:
+        """Users not heard of yet, in one statement; known ones are left as they are."""
+        if rows:
+            rows = sorted(rows, key=lambda r: str(r["user_id"]))
+            await self.session.execute(insert(users).on_conflict_do_nothing(), rows)
 
     async def mark_removed(self, user_id: str, account_id: str, version: int) -> bool:
         ins = insert(users).values(
@@ -370,6 +417,12 @@ class AccountRepository:
             )
         )
         return before
+
+    async def get_many(self, account_ids: list[str]) -> dict[str, Row]:
+        if not account_ids:
+            return {}
+        q = sa.select(accounts).where(accounts.c.account_id.in_(account_ids))
+        return {r.account_id: dict(r._mapping) for r in (await self.session.execute(q)).all()}
 
     async def get(self, account_id: str, *, for_update: bool = False) -> Row | None:
         q = sa.select(accounts).where(accounts.c.account_id == account_id)

@@ -42,8 +42,10 @@ from invite_scheduler.handlers.projections import (
     _Tolerant,
     on_account_event,
     on_invite_requested,
+    on_invite_requests,
     on_user_removed,
     on_user_snapshot,
+    on_user_snapshots,
 )
 from invite_scheduler.handlers.redeem import _redeem_error, _redeem_once, redeem
 from invite_scheduler.handlers.sending import (
@@ -87,8 +89,10 @@ __all__ = [
     "list_invites",
     "on_account_event",
     "on_invite_requested",
+    "on_invite_requests",
     "on_user_removed",
     "on_user_snapshot",
+    "on_user_snapshots",
     "record_outcomes",
     "redeem",
     "release",

@@ -107,22 +107,25 @@ async def _create(
     old = await uow.invites.live_for_user(user["user_id"], for_update=True)
     if old is not None:
         await _cancel(uow, old, "replaced")
-    send_at = schedule.send_at if schedule else now
-    row = await uow.invites.add(
-        {
-            "id": new_id("inv"),
-            "account_id": account_id,
-            "user_id": user["user_id"],
-            "email": user["email"],
-            "status": d.SCHEDULED,
-            "send_at": send_at,
-            "local_send_at": schedule.local_send_at if schedule else None,
-            "time_zone": schedule.time_zone if schedule else None,
-            "due_at": send_at,
-        }
-    )
+    row = await uow.invites.add(new_invite(account_id, user, schedule, now))
     emit(uow, row)
     return row
+
+
+def new_invite(account_id: str, user: Row, schedule: d.Schedule | None, now: datetime) -> Row:
+    """The row of a new Scheduled invite to ``user`` (sent now without a schedule)."""
+    send_at = schedule.send_at if schedule else now
+    return {
+        "id": new_id("inv"),
+        "account_id": account_id,
+        "user_id": user["user_id"],
+        "email": user["email"],
+        "status": d.SCHEDULED,
+        "send_at": send_at,
+        "local_send_at": schedule.local_send_at if schedule else None,
+        "time_zone": schedule.time_zone if schedule else None,
+        "due_at": send_at,
+    }
 
 
 async def _invitable_user(uow: UnitOfWork, account_id: str, user_id: str) -> Row:

@@ -98,14 +98,14 @@ async def record_outcomes(
     transient failure is retried later with backoff until ``max_attempts``; then, or
     at a permanent one, ``Failed`` (and the unsent link revoked)."""
     async with uow:
+        sent = [o.invite_id for o in outcomes if o.sent]
+        if sent:
+            for r in await uow.invites.mark_sent(
+                invite_ids=sent, lease_id=lease_id, ttl_seconds=ttl_seconds
+            ):
+                emit(uow, r)
         for o in outcomes:
-            if o.sent:
-                for r in await uow.invites.mark_sent(
-                    invite_ids=[o.invite_id], lease_id=lease_id, ttl_seconds=ttl_seconds
-                ):
-                    emit(uow, r)
-                continue
-            if o.error is None:
+            if o.sent or o.error is None:
                 continue
             if o.error.transient and o.attempts < max_attempts:
                 await uow.invites.mark_retry(
