@@ -135,10 +135,10 @@ def _consumers(svc: Service) -> None:
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
-    async def on_invite(d: Delivery, u: BaseUnitOfWork) -> None:
+    async def on_invites(ds: list[Delivery], u: BaseUnitOfWork) -> None:
         try:
-            time = str(d.data.get("time") or "")
-            await h.on_invite_event(d.event(), time, cast(AccountUnitOfWork, u))
+            events = [(d.event(), str(d.data.get("time") or "")) for d in ds]
+            await h.on_invite_events(events, cast(AccountUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
@@ -161,7 +161,7 @@ def _consumers(svc: Service) -> None:
             name="account-invite-facts",
             stream=s.STREAM_INVITES,
             filter_subjects=INVITE_EVENTS,
-            handler=on_invite,
+            batch_handler=on_invites,
         )
     )
     svc.subscribe(

@@ -281,10 +281,10 @@ def _account_consumers(svc: Service) -> None:
 def _invite_consumer(svc: Service) -> None:
     """The latest invite of each user."""
 
-    async def on_invite_event(d: Delivery, u: UnitOfWork) -> None:
-        data = d.event()
+    async def on_invite_events(ds: list[Delivery], u: UnitOfWork) -> None:
+        events = [(d.event(), str(d.data.get("time") or "")) for d in ds]
         try:
-            await h.project_invite(data, str(d.data.get("time") or ""), cast(Uow, u))
+            await h.project_invites(events, cast(Uow, u))
         except KeyError as exc:
             raise Poison(f"missing {exc}") from exc
 
@@ -293,7 +293,7 @@ def _invite_consumer(svc: Service) -> None:
             name="identity-invites",
             stream=s.STREAM_INVITES,
             filter_subjects=[INVITE_EVENTS],
-            handler=on_invite_event,
+            batch_handler=on_invite_events,
         )
     )
 

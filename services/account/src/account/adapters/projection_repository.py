@@ -44,11 +44,16 @@ class ProjectionRepository:
         row = (await self.session.execute(q)).first()
         return dict(row._mapping) if row else None
 
-    async def upsert_invite(
-        self, invite_id: str, account_id: str, status: str, event_time: datetime
-    ) -> None:
+    async def upsert_invites(self, rows: list[tuple[str, str, str, datetime]]) -> None:
+        """(invite_id, account_id, status, event_time) rows, one per invite; a stored
+        later event time wins."""
+        if not rows:
+            return
         stmt = insert(known_invites).values(
-            invite_id=invite_id, account_id=account_id, status=status, event_time=event_time
+            [
+                {"invite_id": i, "account_id": a, "status": st, "event_time": t}
+                for i, a, st, t in rows
+            ]
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[known_invites.c.invite_id],

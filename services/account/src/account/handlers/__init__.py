@@ -26,7 +26,7 @@ from account.handlers.portals import (
     to_portal,
     unlink_account,
 )
-from account.handlers.projections import on_invite_event, on_user_events
+from account.handlers.projections import on_invite_events, on_user_events
 from account.handlers.sites import (
     create_cost_center,
     create_site,
@@ -57,7 +57,7 @@ __all__ = [
     "list_portals",
     "list_sites",
     "on_call_completed",
-    "on_invite_event",
+    "on_invite_events",
     "on_user_events",
     "portal_overview",
     "purchase",

@@ -96,13 +96,25 @@ async def _give_back(uow: UnitOfWork, data: dict[str, Any], event_id: str) -> No
         uow.add_event(make_event(SOURCE, s.INVENTORY_RETURNED, ev | back, key=account_id))
 
 
-async def on_invite_event(data: dict[str, Any], time: str, uow: UnitOfWork) -> None:
-    invite_id, account_id, status = (
-        data.get("invite_id"),
-        data.get("account_id"),
-        data.get("status"),
+async def on_invite_events(events: list[tuple[dict[str, Any], str]], uow: UnitOfWork) -> None:
+    """A fetched batch of invite events (data, CloudEvent time): each invite's latest
+    status, in one statement. Within the batch the later event of an invite wins on
+    equal times, as it would one at a time (a stored later time always wins)."""
+    latest: dict[str, tuple[str, str, datetime]] = {}
+    for data, time in events:
+        invite_id, account_id, status = (
+            data.get("invite_id"),
+            data.get("account_id"),
+            data.get("status"),
+        )
+        if not (
+            isinstance(invite_id, str) and isinstance(account_id, str) and isinstance(status, str)
+        ):
+            raise ValueError("invite event without invite_id/account_id/status")
+        when = datetime.fromisoformat(time) if time else datetime.now(UTC)
+        held = latest.get(invite_id)
+        if held is None or held[2] <= when:
+            latest[invite_id] = (account_id, status, when)
+    await uow.projections.upsert_invites(
+        [(iid, acc, status, when) for iid, (acc, status, when) in latest.items()]
     )
-    if not all(isinstance(x, str) for x in (invite_id, account_id, status)):
-        raise ValueError("invite event without invite_id/account_id/status")
-    when = datetime.fromisoformat(time) if time else datetime.now(UTC)
-    await uow.projections.upsert_invite(str(invite_id), str(account_id), str(status), when)

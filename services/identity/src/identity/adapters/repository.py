@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -350,15 +351,23 @@ class UserRepository:
         )
         return int((await self.session.execute(q)).scalar_one())
 
-    async def set_invite(self, user_id: str, invite: dict[str, Any], at: str) -> None:
-        """Keep the latest invite state (by event time) on the user."""
+    async def set_invites(self, rows: Sequence[tuple[str, dict[str, Any], str]]) -> None:
+        """(user_id, invite, event time) rows, one per user: keep each user's latest
+        invite state (a stored later event time wins), in one statement."""
+        if not rows:
+            return
         await self.session.execute(
-            sa.update(users)
-            .where(
-                users.c.id == user_id,
-                sa.or_(users.c.invite["at"].astext.is_(None), users.c.invite["at"].astext <= at),
-            )
-            .values(invite=invite | {"at": at})
+            sa.text(
+                "UPDATE users AS u SET invite = CAST(v.invite AS jsonb) "
+                "FROM unnest(CAST(:ids AS text[]), CAST(:invites AS text[]), "
+                "CAST(:ats AS text[])) AS v(id, invite, at) "
+                "WHERE u.id = v.id AND (u.invite ->> 'at' IS NULL OR u.invite ->> 'at' <= v.at)"
+            ),
+            {
+                "ids": [user_id for user_id, _, _ in rows],
+                "invites": [json.dumps(invite | {"at": at}) for _, invite, at in rows],
+                "ats": [at for _, _, at in rows],
+            },
         )
 
     async def page(

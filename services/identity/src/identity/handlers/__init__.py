@@ -72,7 +72,7 @@ from identity.handlers.projections import (
     on_site_event,
     project_account,
     project_cost_center,
-    project_invite,
+    project_invites,
     project_site,
     user_facts,
 )
@@ -180,7 +180,7 @@ __all__ = [
     "on_site_event",
     "project_account",
     "project_cost_center",
-    "project_invite",
+    "project_invites",
     "project_site",
     "provision",
     "provision_requested",

@@ -72,14 +72,21 @@ async def project_cost_center(data: dict[str, Any], uow: UnitOfWork) -> None:
     )
 
 
-async def project_invite(data: dict[str, Any], at: str, uow: UnitOfWork) -> None:
-    """The latest invite (status, send_at) shown on the user."""
-    invite = {
-        "invite_id": str(data["invite_id"]),
-        "status": str(data["status"]),
-        "send_at": data.get("send_at"),
-    }
-    await uow.users.set_invite(str(data["user_id"]), invite, at)
+async def project_invites(events: list[tuple[dict[str, Any], str]], uow: UnitOfWork) -> None:
+    """A fetched batch of invite events (data, CloudEvent time): the latest invite
+    (status, send_at) shown on each user, in one statement; within the batch the later
+    event of a user wins on equal times, as it would one at a time."""
+    latest: dict[str, tuple[dict[str, Any], str]] = {}
+    for data, at in events:
+        user_id = str(data["user_id"])
+        invite = {
+            "invite_id": str(data["invite_id"]),
+            "status": str(data["status"]),
+            "send_at": data.get("send_at"),
+        }
+        if user_id not in latest or latest[user_id][1] <= at:
+            latest[user_id] = (invite, at)
+    await uow.users.set_invites([(u, inv, at) for u, (inv, at) in latest.items()])
 
 
 SITE_EVENTS = "events.account.site.*"
