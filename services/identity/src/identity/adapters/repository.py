@@ -173,31 +173,71 @@ class ExtensionRepository:
     async def next_free(
         self, account_id: str, lo: int, hi: int, count: int, exclude: Sequence[str]
     ) -> list[str]:
-        """The ``count`` lowest free numbers in [lo, hi], in one statement. The series
-        is bounded by how many numbers the account already uses, so it stays small."""
+        """The ``count`` lowest free numbers in [lo, hi], in one statement, from the
+        account's floor (every number of the range below it is taken, see ``_freed``):
+        the series is bounded by how many numbers the account uses from there, so it
+        stays small however many extensions the account has. Callers hold the account
+        row lock; the floor moves up to the first number found free."""
         if count == 0:
             return []
+        floor = (
+            await self.session.execute(
+                sa.select(accounts.c.extension_floor).where(accounts.c.account_id == account_id)
+            )
+        ).scalar()
+        start = floor if floor is not None and lo <= floor <= hi else lo
         rows = await driver.fetch(
             self.session,
             """
             SELECT n::text FROM generate_series(
                 $1::bigint,
                 LEAST($2::bigint, $1::bigint + $3::bigint + $4::bigint +
-                      (SELECT count(*) FROM extensions WHERE account_id = $5))
+                      (SELECT count(*) FROM extensions WHERE account_id = $5
+                       AND number >= $1::bigint::text AND number <= $2::bigint::text
+                       AND length(number) = length($1::bigint::text)))
             ) AS n
             WHERE NOT EXISTS (
                 SELECT 1 FROM extensions e WHERE e.account_id = $5 AND e.number = n::text
             ) AND NOT (n::text = ANY($6::text[]))
             ORDER BY n LIMIT $3
             """,
-            lo,
+            start,
             hi,
             count,
             len(exclude),
             account_id,
             list(exclude),
         )
-        return [r[0] for r in rows]
+        free = [r[0] for r in rows]
+        # every number in [start, first free) is taken or excluded; an excluded one may
+        # never be used, so the floor stays at or below it
+        top = int(free[0]) if free else hi
+        given = [int(x) for x in exclude if x.isascii() and x.isdigit() and start <= int(x) < top]
+        await self.session.execute(
+            sa.update(accounts)
+            .where(accounts.c.account_id == account_id)
+            .values(extension_floor=min([top, *given]))
+        )
+        return free
+
+    async def _freed(self, account_id: str, number: str) -> None:
+        """``number`` is free again: the floor goes down to it when it has the floor's
+        number of digits (a floor only speaks for numbers of its own length). Always an
+        update, so it waits for an allocation in flight and sees the floor it leaves."""
+        if not (number.isascii() and number.isdigit()):
+            return
+        await driver.fetch(
+            self.session,
+            """
+            UPDATE accounts SET extension_floor = CASE
+                WHEN extension_floor > $2::bigint
+                 AND length(extension_floor::text) = length($2::bigint::text)
+                THEN $2::bigint ELSE extension_floor END
+            WHERE account_id = $1
+            """,
+            account_id,
+            int(number),
+        )
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -218,15 +258,26 @@ class ExtensionRepository:
         return dict(row._mapping) if row else None
 
     async def update(self, ext_id: str, **values: Any) -> None:
+        old = None
+        if "number" in values:
+            q = sa.select(extensions.c.account_id, extensions.c.number)
+            old = (await self.session.execute(q.where(extensions.c.id == ext_id))).first()
         try:
             await self.session.execute(
                 sa.update(extensions).where(extensions.c.id == ext_id).values(**values)
             )
         except IntegrityError as exc:
             raise conflict_from(exc) from exc
+        if old is not None and old.number != values["number"]:
+            await self._freed(old.account_id, old.number)
 
     async def delete(self, ext_id: str) -> None:
-        await self.session.execute(sa.delete(extensions).where(extensions.c.id == ext_id))
+        q = sa.delete(extensions).where(extensions.c.id == ext_id)
+        row = (
+            await self.session.execute(q.returning(extensions.c.account_id, extensions.c.number))
+        ).first()
+        if row is not None:
+            await self._freed(row[0], row[1])
 
     async def page(
         self, account_id: str, status: str | None, cursor: str | None, limit: int

@@ -45,6 +45,10 @@ accounts = sa.Table(
     # the role new users get when their entry names none (roles.set_default; null:
     # Standard User (International)); kept by identity, never overwritten by facts
     sa.Column("default_role_id", sa.String(64), nullable=True),
+    # where automatic extension numbering starts: every number of the account's range
+    # below it (of its own number of digits) is taken; lowered when a number is freed,
+    # null or out of the current range: start from the range's start
+    sa.Column("extension_floor", sa.BigInteger, nullable=True),
     sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),

@@ -98,7 +98,9 @@ async def remove_user(cmd: c.RemoveUser, uow: UnitOfWork, p: Principal) -> c.Use
     cancelled, agent dropped). Removing a removed user answers ``not_found``."""
     p.require(Perm.USERS_MANAGE, cmd.account_id)
     async with uow:
-        await _account(uow, cmd.account_id)
+        # deleting the extension frees its number (the account's extension floor goes
+        # down): the account row lock first, in the order users.add takes them
+        await _account(uow, cmd.account_id, lock=cmd.delete_extension)
         row = await uow.users.get(cmd.account_id, cmd.user_id, lock=True)
         if row is None:
             raise NotFound("No such user.", {"user_id": cmd.user_id})
