@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
@@ -113,10 +114,12 @@ def zone_for(time_zone: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@lru_cache(maxsize=1024)
 def local_expiry(expires_at: datetime, language: str | None, time_zone: str | None) -> str:
     """When the link expires, as the user reads it: its locale's long date and time in
     its time zone, followed by the zone's name (``1 décembre 2026 à 09:00:00 UTC+1
-    (Europe/Paris)``)."""
+    (Europe/Paris)``). Cached: the invites of one claimed batch share their expiry, and
+    Babel's formatting cost about as much CPU as the rest of the mail."""
     zone = zone_for(time_zone)
     when = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
     text = format_datetime(when, format="long", tzinfo=zone, locale=locale_for(language))

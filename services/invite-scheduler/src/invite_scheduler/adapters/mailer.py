@@ -64,6 +64,20 @@ def utf8_message(sender: str, mail: WelcomeEmail, message_id: str) -> EmailMessa
     return msg
 
 
+async def _send_raw(client: aiosmtplib.SMTP, sender: str, to: str, raw: bytes) -> None:
+    """``client.sendmail(sender, [to], raw)`` without what it adds for one plain ASCII
+    recipient on a connection of its own: each address parsed twice more and the
+    message scanned once more for the optional SIZE. A refused recipient still raises
+    ``SMTPRecipientsRefused`` as ``sendmail`` does; the caller drops the connection on
+    any error (so no RSET)."""
+    await client.mail(sender)
+    try:
+        await client.rcpt(to)
+    except aiosmtplib.SMTPRecipientRefused as exc:
+        raise aiosmtplib.SMTPRecipientsRefused([exc]) from exc
+    await client.data(raw)
+
+
 class SmtpMailer:
     def __init__(
         self,
@@ -108,7 +122,7 @@ class SmtpMailer:
                 if client is None or not client.is_connected:
                     client = await self._connect()
                 if raw is not None:
-                    await client.sendmail(self._sender, [email.to], raw)
+                    await _send_raw(client, self._sender, email.to, raw)
                 else:
                     msg = utf8_message(self._sender, email, message_id)
                     await client.send_message(msg, sender=self._sender, recipients=[email.to])

@@ -176,7 +176,9 @@ class InviteRepository:
         row by invite id."""
         if not rows:
             return {}
-        await self.session.execute(insert(invite_tokens).values(rows).on_conflict_do_nothing())
+        # rows as parameters (executemany), not in the statement: a multi-row VALUES
+        # was compiled anew for every claimed batch
+        await self.session.execute(insert(invite_tokens).on_conflict_do_nothing(), rows)
         found = (
             await self.session.execute(
                 sa.select(invite_tokens).where(
