@@ -78,8 +78,13 @@ def emit(uow: UnitOfWork, row: Row) -> None:
     uow.add_event(make_event(SOURCE, EVENT_BY_STATUS[row["status"]], payload, key=row["id"]))
 
 
-def _schedule_error(exc: d.ScheduleError) -> ValidationFailed:
-    return ValidationFailed.single(exc.field, exc.message)
+def _plan(send_at: str, time_zone: str, now: datetime, max_days: int) -> d.Schedule:
+    """When a requested local send time falls (the horizon and time-zone rules), or the
+    validation error naming the field."""
+    try:
+        return d.plan_schedule(send_at, time_zone, now, max_days)
+    except d.ScheduleError as exc:
+        raise ValidationFailed.single(exc.field, exc.message) from exc
 
 
 def _require_read(p: Principal, account_id: str) -> None:

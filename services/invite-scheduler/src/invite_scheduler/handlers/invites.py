@@ -14,8 +14,8 @@ from invite_scheduler.handlers.common import (
     _create,
     _invitable_user,
     _owned,
+    _plan,
     _require_read,
-    _schedule_error,
     _state_conflict,
     clock,
     emit,
@@ -40,10 +40,7 @@ async def schedule_invite(
 ) -> c.Invite:
     p.require(Perm.INVITES_MANAGE, cmd.account_id)
     now = clock()
-    try:
-        plan = d.plan_schedule(cmd.send_at, cmd.time_zone, now, max_days)
-    except d.ScheduleError as exc:
-        raise _schedule_error(exc) from exc
+    plan = _plan(cmd.send_at, cmd.time_zone, now, max_days)
     async with uow:
         await lifecycle.require_invitable(uow, cmd.account_id)
         user = await _invitable_user(uow, cmd.account_id, cmd.user_id)
@@ -58,10 +55,7 @@ async def reschedule_invite(
 ) -> c.Invite:
     p.require(Perm.INVITES_MANAGE, cmd.account_id)
     now = clock()
-    try:
-        plan = d.plan_schedule(cmd.send_at, cmd.time_zone, now, max_days)
-    except d.ScheduleError as exc:
-        raise _schedule_error(exc) from exc
+    plan = _plan(cmd.send_at, cmd.time_zone, now, max_days)
     async with uow:
         row = await _owned(uow, cmd.account_id, cmd.invite_id)
         if row["status"] not in d.RESCHEDULABLE:
