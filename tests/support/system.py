@@ -14,6 +14,7 @@ from typing import Any
 import nats
 from devstack.ports import free_port
 from devstack.smtp import MailServer
+from devstack.stack import SERVICES
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from shared.auth import Perm, TokenSigner, generate_keypair
@@ -22,7 +23,6 @@ from shared.messaging.client import call
 from shared.natsconf import Credentials
 from shared.service import Service
 
-from shared import subjects as s
 from tests.support.infra import external_nats_auth
 
 # each service's NATS user (shared.natsconf.SERVICES)
@@ -170,12 +170,7 @@ class System:
         health subject. A started service has flushed its subscriptions, so this is
         normally the first try; CI once saw "no responders" right after a restart, and
         this says so (with how long it took) instead of failing the test on it."""
-        subject = {
-            "account": s.ACCOUNT_HEALTH,
-            "identity": s.IDENTITY_HEALTH,
-            "invite-scheduler": s.INVITES_HEALTH,
-            "engage-import": s.ENGAGE_HEALTH,
-        }[service]
+        _, subject = SERVICES[service]  # (module, health subject), as make run uses
         loop = asyncio.get_running_loop()
         began = loop.time()
         tries = 0
