@@ -40,6 +40,50 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p * len(s)))]
 
 
+def _tree_cpu(pid: int, descendants: bool = True) -> float:
+    """CPU seconds (user + system) of a process and its descendants, 0 if gone."""
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for p in [root, *(root.children(recursive=True) if descendants else [])]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+class CpuMeter:
+    """CPU seconds each part of the stack spent during a scenario: the four services,
+    NATS, PostgreSQL (all its backends) and the bench itself. Shows what bounds a
+    throughput on a machine whose cores are shared by all of them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def _pids(self) -> dict[str, int]:
+        pids = {k: p.pid for k, p in self.stack.services.items()}
+        if self.stack.nats is not None:
+            pids["nats"] = self.stack.nats.popen.pid
+        if self.stack.postgres is not None:
+            pids["postgres"] = self.stack.postgres.popen.pid
+        return pids
+
+    def snapshot(self) -> dict[str, float]:
+        used = {k: _tree_cpu(pid) for k, pid in self._pids().items()}
+        used["bench"] = _tree_cpu(os.getpid(), descendants=False)  # the services are its children
+        return used
+
+    @staticmethod
+    def since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        used = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
+        used["total"] = round(sum(used.values()), 1)
+        return used
+
+
 class Bench:
     def __init__(self, stack: Stack, nc: Client, harness: Client, smoke: bool = False) -> None:
         self.stack = stack
@@ -186,12 +230,15 @@ async def main(selected: list[str], smoke: bool = False) -> int:
         nc = await stack.connect("client")
         harness = await stack.connect("harness")
         b = Bench(stack, nc, harness, smoke)
+        meter = CpuMeter(stack)
         failed = []
         for name in selected or list(SCENARIOS):
             began = time.monotonic()
+            cpu = meter.snapshot()
             try:
                 results[name] = await SCENARIOS[name](b)
                 results[name]["scenario_took_s"] = round(time.monotonic() - began, 1)
+                results[name]["cpu_s"] = CpuMeter.since(cpu, meter.snapshot())
             except Exception as exc:  # a scenario whose feature is missing reports it
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 failed.append(name)
