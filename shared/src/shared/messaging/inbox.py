@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.bulk import unnest_insert
 from shared.messaging.tables import inbox
+
+_CLAIM = (
+    unnest_insert(inbox, ("consumer", "message_id"))
+    .on_conflict_do_nothing()
+    .returning(inbox.c.message_id)
+)
 
 
 async def claim(session: AsyncSession, consumer: str, message_ids: Iterable[str]) -> set[str]:
@@ -16,10 +22,5 @@ async def claim(session: AsyncSession, consumer: str, message_ids: Iterable[str]
     ids = list(dict.fromkeys(message_ids))
     if not ids:
         return set()
-    stmt = (
-        insert(inbox)
-        .values([{"consumer": consumer, "message_id": m} for m in ids])
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
-    )
-    return set((await session.execute(stmt)).scalars().all())
+    params = {"each_consumer": [consumer] * len(ids), "each_message_id": ids}
+    return set((await session.execute(_CLAIM, params)).scalars().all())

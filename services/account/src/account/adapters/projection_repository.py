@@ -6,11 +6,45 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from shared.bulk import unnest_insert, unnest_params
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from account.adapters.repository import rows_of as _rows
 from account.adapters.tables import call_counts, known_invites, known_users
+
+_USER_COLUMNS = ("user_id", "account_id", "version", "removed", "user_type", "status", "site_id")
+_INVITE_COLUMNS = ("invite_id", "account_id", "status", "event_time")
+
+
+def _upsert_users() -> Any:
+    ins = unnest_insert(known_users, _USER_COLUMNS)
+    return ins.on_conflict_do_update(
+        index_elements=[known_users.c.user_id],
+        set_={
+            "account_id": ins.excluded.account_id,
+            "version": ins.excluded.version,
+            "removed": ins.excluded.removed,
+            "user_type": sa.func.coalesce(ins.excluded.user_type, known_users.c.user_type),
+            "status": sa.func.coalesce(ins.excluded.status, known_users.c.status),
+            "site_id": ins.excluded.site_id,
+        },
+        where=known_users.c.version < ins.excluded.version,
+    ).returning(known_users.c.user_id)
+
+
+def _upsert_invites() -> Any:
+    ins = unnest_insert(known_invites, _INVITE_COLUMNS)
+    return ins.on_conflict_do_update(
+        index_elements=[known_invites.c.invite_id],
+        set_={"status": ins.excluded.status, "event_time": ins.excluded.event_time},
+        where=known_invites.c.event_time <= ins.excluded.event_time,
+    )
+
+
+# built once: each batch only binds its arrays (shared.bulk)
+_UPSERT_USERS = _upsert_users()
+_UPSERT_INVITES = _upsert_invites()
 
 
 class ProjectionRepository:
@@ -24,20 +58,8 @@ class ProjectionRepository:
         the users that changed. A removal keeps the type and status last known."""
         if not rows:
             return set()
-        ins = insert(known_users).values(rows)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[known_users.c.user_id],
-            set_={
-                "account_id": ins.excluded.account_id,
-                "version": ins.excluded.version,
-                "removed": ins.excluded.removed,
-                "user_type": sa.func.coalesce(ins.excluded.user_type, known_users.c.user_type),
-                "status": sa.func.coalesce(ins.excluded.status, known_users.c.status),
-                "site_id": ins.excluded.site_id,
-            },
-            where=known_users.c.version < ins.excluded.version,
-        ).returning(known_users.c.user_id)
-        return set((await self.session.execute(stmt)).scalars().all())
+        params = unnest_params(known_users, _USER_COLUMNS, rows)
+        return set((await self.session.execute(_UPSERT_USERS, params)).scalars().all())
 
     async def user(self, user_id: str) -> dict[str, Any] | None:
         q = sa.select(known_users).where(known_users.c.user_id == user_id)
@@ -49,18 +71,12 @@ class ProjectionRepository:
         later event time wins."""
         if not rows:
             return
-        stmt = insert(known_invites).values(
-            [
-                {"invite_id": i, "account_id": a, "status": st, "event_time": t}
-                for i, a, st, t in rows
-            ]
+        values = [
+            {"invite_id": i, "account_id": a, "status": st, "event_time": t} for i, a, st, t in rows
+        ]
+        await self.session.execute(
+            _UPSERT_INVITES, unnest_params(known_invites, _INVITE_COLUMNS, values)
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[known_invites.c.invite_id],
-            set_={"status": stmt.excluded.status, "event_time": stmt.excluded.event_time},
-            where=known_invites.c.event_time <= stmt.excluded.event_time,
-        )
-        await self.session.execute(stmt)
 
     async def count_call(self, account_id: str, user_id: str, cycle: str) -> int:
         ins = insert(call_counts).values(

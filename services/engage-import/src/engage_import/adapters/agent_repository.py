@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from shared.bulk import unnest_insert, unnest_params
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -32,6 +32,7 @@ _TEXT_COLUMNS = (
     "import_id",
 )
 _JSON_COLUMNS = ("team_ids", "category_ids", "time_zone_mapping", "language_mapping")
+_COLUMNS = _TEXT_COLUMNS + _JSON_COLUMNS
 
 
 def _insert_agents() -> ReturningInsert[Any]:
@@ -39,13 +40,8 @@ def _insert_agents() -> ReturningInsert[Any]:
     unnest(…)``): a multi-row VALUES of 17 columns is compiled anew for every chunk
     and cost more than the insert itself. An agent that already exists for (Engage
     account, user) is left alone; the user ids of those inserted are returned."""
-    names = _TEXT_COLUMNS + _JSON_COLUMNS
-    arrays = (sa.bindparam(f"each_{c}", type_=ARRAY(sa.Text)) for c in names)
-    t = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-    picked = [t.c[c] for c in _TEXT_COLUMNS] + [sa.cast(t.c[c], JSONB) for c in _JSON_COLUMNS]
     return (
-        insert(agents)
-        .from_select(list(names), sa.select(*picked))
+        unnest_insert(agents, _COLUMNS)
         .on_conflict_do_nothing(index_elements=[agents.c.engage_account_id, agents.c.user_id])
         .returning(agents.c.user_id)
     )
@@ -86,8 +82,7 @@ class AgentRepository:
         """Insert; an agent that already exists for (Engage account, user) is left alone."""
         if not rows:
             return set()
-        params = {f"each_{c}": [r[c] for r in rows] for c in _TEXT_COLUMNS}
-        params |= {f"each_{c}": [json.dumps(r[c]) for r in rows] for c in _JSON_COLUMNS}
+        params = unnest_params(agents, _COLUMNS, rows)
         return set((await self.session.execute(_INSERT_AGENTS, params)).scalars().all())
 
     async def by_users(self, engage_account_id: str, user_ids: list[str]) -> dict[str, Row]:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from shared.bulk import unnest_insert, unnest_params
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +59,17 @@ class AccountFactsRepository:
         return dict(row._mapping) if row else None
 
 
+@functools.cache
+def _upsert_directory(keys: tuple[str, ...]) -> Any:
+    """The upsert of rows with these columns, built once a shape (shared.bulk)."""
+    stmt = unnest_insert(directory_users, keys)
+    return stmt.on_conflict_do_update(
+        index_elements=[directory_users.c.user_id],
+        set_={k: stmt.excluded[k] for k in keys if k != "user_id"} | {"updated_at": sa.func.now()},
+        where=directory_users.c.version < stmt.excluded.version,
+    )
+
+
 class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -68,14 +81,8 @@ class DirectoryRepository:
         for row in rows:
             shapes.setdefault(tuple(sorted(row)), []).append(row)
         for keys, group in shapes.items():
-            stmt = insert(directory_users).values(group)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[directory_users.c.user_id],
-                set_={k: stmt.excluded[k] for k in keys if k != "user_id"}
-                | {"updated_at": sa.func.now()},
-                where=directory_users.c.version < stmt.excluded.version,
-            )
-            await self.session.execute(stmt)
+            params = unnest_params(directory_users, keys, group)
+            await self.session.execute(_upsert_directory(keys), params)
 
     async def lookup(self, user_ids: list[str]) -> dict[str, Row]:
         """Every directory row of ``user_ids`` (any account, removed too), read at once."""

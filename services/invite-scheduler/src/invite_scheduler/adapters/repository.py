@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
+from shared.bulk import unnest_insert, unnest_params
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -336,6 +338,17 @@ class InviteRepository:
         return dict(row._mapping) if row else None
 
 
+@functools.cache
+def _upsert_snapshots(keys: tuple[str, ...]) -> Any:
+    """The upsert of snapshots with these fields, built once a shape (shared.bulk)."""
+    ins = unnest_insert(users, keys)
+    return ins.on_conflict_do_update(
+        index_elements=[users.c.user_id],
+        set_={k: ins.excluded[k] for k in keys if k != "user_id"} | {"updated_at": sa.func.now()},
+        where=users.c.version <= ins.excluded.version,
+    ).returning(users)
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -356,14 +369,8 @@ class UserRepository:
         for row in sorted(rows, key=lambda r: str(r["user_id"])):
             groups.setdefault(tuple(row), []).append(row)
         for keys, group in groups.items():
-            ins = insert(users)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[users.c.user_id],
-                set_={k: ins.excluded[k] for k in keys if k != "user_id"}
-                | {"updated_at": sa.func.now()},
-                where=users.c.version <= ins.excluded.version,
-            ).returning(users)
-            for r in (await self.session.execute(stmt, group)).all():
+            params = unnest_params(users, keys, group)
+            for r in (await self.session.execute(_upsert_snapshots(keys), params)).all():
                 kept[r.user_id] = dict(r._mapping)
         return kept
 
