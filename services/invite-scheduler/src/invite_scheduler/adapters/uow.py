@@ -5,11 +5,8 @@ from typing import Self
 from shared.db import UnitOfWork
 
 from invite_scheduler.adapters.recoveries import RecoveryRepository
-from invite_scheduler.adapters.repository import (
-    AccountRepository,
-    InviteRepository,
-    UserRepository,
-)
+from invite_scheduler.adapters.repository import AccountRepository, InviteRepository
+from invite_scheduler.adapters.user_repository import UserRepository
 
 
 class InviteUnitOfWork(UnitOfWork):
