@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Self, cast
 
 from identity.handlers import Deps
-from identity.ports import UnitOfWork
+from identity.ports import References, UnitOfWork
 
 Row = dict[str, Any]
 
@@ -42,6 +42,18 @@ class FakeAccounts:
 
     async def existing_cost_centers(self, account_id: str, ids: Iterable[str]) -> set[str]:
         return set()
+
+    async def references(
+        self,
+        account_id: str,
+        *,
+        sites: Iterable[str],
+        cost_centers: Iterable[str],
+        numbers: Iterable[str],
+        lock_emails: Iterable[str],
+    ) -> References:
+        taken = {e["number"] for e in self.st.extensions.values() if e["account_id"] == account_id}
+        return References([], {}, set(), set(numbers) & taken)
 
 
 class FakeRoles:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -60,6 +61,18 @@ class AccountDirectory(Protocol):
     async def fetch_facts(self, account_id: str) -> dict[str, Any] | None: ...
 
 
+@dataclass
+class References:
+    """What an account has of what entries refer to: its custom roles (rows), the sites
+    asked about that it has (with their time zones), cost centers, and the extension
+    numbers asked about that are taken."""
+
+    roles: list[dict[str, Any]]
+    sites: dict[str, str | None]
+    cost_centers: set[str]
+    taken_numbers: set[str]
+
+
 class Accounts(Protocol):
     async def upsert_facts(
         self, facts: dict[str, Any], *, only_if_absent: bool = False
@@ -73,6 +86,15 @@ class Accounts(Protocol):
     async def upsert_cost_center(self, cc_id: str, account_id: str, name: str) -> None: ...
     async def existing_sites(self, account_id: str, ids: Any) -> dict[str, str | None]: ...
     async def existing_cost_centers(self, account_id: str, ids: Any) -> set[str]: ...
+    async def references(
+        self,
+        account_id: str,
+        *,
+        sites: Iterable[str],
+        cost_centers: Iterable[str],
+        numbers: Iterable[str],
+        lock_emails: Iterable[str],
+    ) -> References: ...
 
 
 class Roles(Protocol):

@@ -128,17 +128,17 @@ class _Known:
 async def _look_up(uow: UnitOfWork, account_id: str, good: list[c.UserEntry]) -> _Known:
     """Roles, sites, cost centers, extension numbers and email holders (the emails
     locked until the transaction ends, so two requests cannot both take one)."""
-    roles = [_custom_role(r) for r in await uow.roles.for_account(account_id)]
-    sites = await uow.accounts.existing_sites(account_id, [u.site_id for u in good if u.site_id])
-    ccs = await uow.accounts.existing_cost_centers(
-        account_id, [u.cost_center_id for u in good if u.cost_center_id]
-    )
-    given = [u.extension_number for u in good if u.extension_number]
-    taken = await uow.extensions.taken(account_id, given)
     emails = [u.email for u in good]
-    await uow.users.lock_emails(emails)
-    holders = await uow.users.holders(emails)
-    return _Known(roles, sites, ccs, taken, holders)
+    refs = await uow.accounts.references(
+        account_id,
+        sites=[u.site_id for u in good if u.site_id],
+        cost_centers=[u.cost_center_id for u in good if u.cost_center_id],
+        numbers=[u.extension_number for u in good if u.extension_number],
+        lock_emails=emails,
+    )
+    holders = await uow.users.holders(emails)  # after the locks: a statement of its own
+    roles = [_custom_role(r) for r in refs.roles]
+    return _Known(roles, refs.sites, refs.cost_centers, refs.taken_numbers, holders)
 
 
 async def _account_checks(
