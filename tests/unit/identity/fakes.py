@@ -101,9 +101,11 @@ class FakeUsers:
             if u["email"].lower() in keys
         ]
 
-    async def insert_many(self, rows: list[Row]) -> None:
+    async def insert_many(self, rows: list[Row], new_extensions: list[Row] | None = None) -> None:
         if self.fail_insert is not None:
             raise self.fail_insert
+        for e in new_extensions or []:
+            self.st.extensions[e["id"]] = dict(e)
         for r in rows:
             self.st.users[r["id"]] = dict(r)
 

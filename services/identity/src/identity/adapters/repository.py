@@ -318,10 +318,13 @@ class UserRepository:
         )
         return [dict(r) for r in rows]
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+    async def insert_many(
+        self, rows: list[dict[str, Any]], new_extensions: list[dict[str, Any]] | None = None
+    ) -> None:
+        """The users, and ``new_extensions`` (theirs) in the same statement."""
         # no savepoint: a unique violation fails the whole request (callers that go on
         # after one, like directory provisioning, hold a savepoint of their own)
-        await driver.insert_rows(self.session, users, rows)
+        await driver.insert_rows(self.session, extensions, new_extensions or [], (users, rows))
 
     async def get(
         self, account_id: str, user_id: str, *, lock: bool = False

@@ -322,23 +322,23 @@ async def _reserve(
 async def _insert(
     uow: UnitOfWork, account_id: str, rows: list[dict[str, Any]], ext: dict[str, Any] | None
 ) -> None:
+    """The users, with their new extensions (one statement), or the one user on ``ext``."""
     if ext is not None:
         rows[0]["extension_id"] = ext["id"]
         await uow.extensions.update(ext["id"], status=rows[0]["status"], user_id=rows[0]["id"])
-    else:
-        await uow.extensions.insert_many(
-            [
-                {
-                    "id": r["extension_id"],
-                    "account_id": account_id,
-                    "number": r["extension_number"],
-                    "status": r["status"],
-                    "user_id": r["id"],
-                }
-                for r in rows
-            ]
-        )
-    await uow.users.insert_many(rows)
+        await uow.users.insert_many(rows)
+        return
+    new = [
+        {
+            "id": r["extension_id"],
+            "account_id": account_id,
+            "number": r["extension_number"],
+            "status": r["status"],
+            "user_id": r["id"],
+        }
+        for r in rows
+    ]
+    await uow.users.insert_many(rows, new)
 
 
 NO_LICENSE_HINT = (
