@@ -51,9 +51,13 @@ class FakeAccounts:
         cost_centers: Iterable[str],
         numbers: Iterable[str],
         lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
     ) -> References:
+        numbers = list(numbers)
         taken = {e["number"] for e in self.st.extensions.values() if e["account_id"] == account_id}
-        return References([], {}, set(), set(numbers) & taken)
+        free = await FakeExtensions(self.st).next_free(account_id, *free_in, free_count, numbers)
+        return References([], {}, set(), set(numbers) & taken, free)
 
 
 class FakeRoles:

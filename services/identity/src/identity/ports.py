@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -64,13 +64,14 @@ class AccountDirectory(Protocol):
 @dataclass
 class References:
     """What an account has of what entries refer to: its custom roles (rows), the sites
-    asked about that it has (with their time zones), cost centers, and the extension
-    numbers asked about that are taken."""
+    asked about that it has (with their time zones), cost centers, the extension
+    numbers asked about that are taken, and the lowest free numbers if asked for."""
 
     roles: list[dict[str, Any]]
     sites: dict[str, str | None]
     cost_centers: set[str]
     taken_numbers: set[str]
+    free_numbers: list[str] = field(default_factory=list)
 
 
 class Accounts(Protocol):
@@ -94,6 +95,8 @@ class Accounts(Protocol):
         cost_centers: Iterable[str],
         numbers: Iterable[str],
         lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
     ) -> References: ...
 
 

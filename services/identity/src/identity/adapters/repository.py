@@ -98,12 +98,16 @@ class AccountFactsRepository:
         cost_centers: Iterable[str],
         numbers: Iterable[str],
         lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
     ) -> References:
         """The account's roles, and which of these sites (with their time zones), cost
         centers and extension numbers it has, in one statement; which also takes
         transaction-scoped advisory locks on the emails (in a fixed order, so no
         deadlock), making a cross-account email check and insert atomic: read the
-        emails' holders in a later statement (this one's snapshot may predate a lock)."""
+        emails' holders in a later statement (this one's snapshot may predate a lock).
+        ``free_count`` > 0: also ``next_free(account_id, *free_in, free_count, numbers)``
+        (callers hold the account row lock)."""
         rows = await driver.fetch(
             self.session,
             sql.REFERENCES,
@@ -112,6 +116,8 @@ class AccountFactsRepository:
             list(set(cost_centers)),
             list(set(numbers)),
             sorted({e.lower() for e in lock_emails}),
+            *free_in,
+            free_count,
         )
         r = rows[0]
         return References(
@@ -119,6 +125,7 @@ class AccountFactsRepository:
             sites=dict(r["sites"]),
             cost_centers=set(r["cost_centers"]),
             taken_numbers=set(r["taken"]),
+            free_numbers=list(r["free"]),
         )
 
     async def upsert_site(
@@ -213,7 +220,7 @@ class ExtensionRepository:
         if count == 0:
             return []
         rows = await driver.fetch(
-            self.session, sql.NEXT_FREE, lo, hi, count, len(exclude), account_id, list(exclude)
+            self.session, sql.NEXT_FREE, lo, hi, count, account_id, list(exclude)
         )
         return [r[0] for r in rows]
 
