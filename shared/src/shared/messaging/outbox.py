@@ -117,8 +117,10 @@ class OutboxRelay:
         batch: int = 500,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(hours=24),
+        ack_timeout: float = 5.0,
     ) -> None:
         self._sessions = sessions
+        self._ack_timeout = ack_timeout
         self._js = js
         self._batch = batch
         self._poll = poll_interval
@@ -160,25 +162,11 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(
-                    self._js.publish(
-                        r.subject,
-                        r.payload,
-                        headers=_headers(r.event_id, r.payload),
-                    )
-                    for r in rows
-                ),
-                return_exceptions=True,
-            )
-            done = [
-                r.seq
-                for r, res in zip(rows, results, strict=True)
-                if not isinstance(res, BaseException)
-            ]
+            results = await self._publish(rows)
+            done = [r.seq for r, res in zip(rows, results, strict=True) if res is None]
             failed = len(rows) - len(done)
             if failed:
-                first = next(res for res in results if isinstance(res, BaseException))
+                first = next(res for res in results if res is not None)
                 log.warning(
                     "outbox: %d of %d events not acknowledged: %r", failed, len(rows), first
                 )
@@ -186,6 +174,22 @@ class OutboxRelay:
                 # one array parameter (not one parameter per row)
                 await session.execute(_MARK_PUBLISHED, {"seqs": done})
             return len(done) if not failed else 0
+
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Every row published with JetStream's asynchronous publish (one reply
+        subscription for all, no request and timer per message); per row, None once its
+        PubAck came within ``ack_timeout``, else what went wrong."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for r in rows:
+                headers = _headers(r.event_id, r.payload)
+                futures.append(await self._js.publish_async(r.subject, r.payload, headers=headers))
+            if futures:
+                await asyncio.wait(futures, timeout=self._ack_timeout)
+        finally:
+            for f in futures:
+                f.cancel()  # those still waiting: not acknowledged (a done one stays done)
+        return [TimeoutError("no PubAck") if f.cancelled() else f.exception() for f in futures]
 
     async def _maybe_prune(self) -> None:
         now = datetime.now(UTC)
