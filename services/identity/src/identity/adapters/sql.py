@@ -10,9 +10,11 @@ def _numbering(lo: str, hi: str, count: str, excluded: str, account: str) -> str
     numbers in [lo, hi] but the ``excluded`` ones, from the account's floor (``start``:
     the floor if in the range, else the range's start; every number of the range below
     the floor is taken), the series bounded by how many numbers the account uses from
-    there. ``moved``: the floor goes to the first number found free (the range's end if
-    none), or down to a digit-only excluded number below that (an excluded one may
-    never be used, so the floor stays at or below it). Nothing moves for ``count`` 0.
+    there; each candidate one index probe (planned as an anti join, the series' unknown
+    length had all the account's extensions hashed: 2 ms at 12,000). ``moved``: the
+    floor goes to the first number found free (the range's end if none), or down to a
+    digit-only excluded number below that (an excluded one may never be used, so the
+    floor stays at or below it). Nothing moves for ``count`` 0.
     The arguments are the statement's parameters (``$n``)."""
     lo, hi, count = f"{lo}::bigint", f"{hi}::bigint", f"{count}::bigint"
     excluded = f"{excluded}::text[]"
@@ -29,8 +31,9 @@ s AS (
                AND number >= s.start::text AND number <= {hi}::text
                AND length(number) = length(s.start::text)))
     ) AS n
-    WHERE NOT EXISTS (
+    WHERE NOT EXISTS (  -- OFFSET 0: one index probe a candidate, never a hash of them all
         SELECT 1 FROM extensions e WHERE e.account_id = {account} AND e.number = n::text
+        OFFSET 0
     ) AND NOT (n::text = ANY({excluded}))
     ORDER BY n LIMIT {count}
 ), top AS (
