@@ -10,7 +10,7 @@ import random
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
-from identity.adapters.repository import ExtensionRepository
+from identity.adapters.repository import AccountFactsRepository, ExtensionRepository
 from identity.adapters.tables import accounts, extensions
 from shared.db import database_url_for
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -157,3 +157,32 @@ async def test_random_numbering_matches_the_definition(session: AsyncSession) ->
             free = set(lowest(await taken(s, acc), 101, 999, 10**4, []))
             exclude = [x for x in exclude if x in free]
             await check(s, acc, rnd.randint(1, 30), exclude)
+
+
+async def test_the_lookup_statement_numbers_as_next_free(session: AsyncSession) -> None:
+    """users.add numbers in its lookup statement (``AccountFactsRepository.references``,
+    the given numbers excluded): the same numbers as ``next_free``, the floor moved."""
+    s = session
+    acc = await new_account(s, [100, 101, 102, 104, 107, 108, "1000", 99])
+    refs = AccountFactsRepository(s)
+
+    async def look_up(count: int, given: list[str]) -> list[str]:
+        got = await refs.references(
+            acc,
+            sites=[],
+            cost_centers=[],
+            numbers=given,
+            lock_emails=["a@example.com"],
+            free_in=(101, 999),
+            free_count=count,
+        )
+        assert got.taken_numbers == set(given) & await taken(s, acc)
+        return got.free_numbers
+
+    want = lowest(await taken(s, acc), 101, 999, 3, ["103", "106", "104"])
+    assert await look_up(3, ["103", "106", "104"]) == want == ["105", "109", "110"]
+    await add(s, acc, [*want, "103", "106"])
+    assert await look_up(0, []) == []
+    assert await look_up(2, []) == ["111", "112"]  # from the floor it left
+    await add(s, acc, ["111", "112"])
+    assert await check(s, acc, 2, []) == ["113", "114"]

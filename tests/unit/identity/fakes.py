@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Self, cast
 
 from identity.handlers import Deps
-from identity.ports import UnitOfWork
+from identity.ports import References, UnitOfWork
 
 Row = dict[str, Any]
 
@@ -42,6 +42,22 @@ class FakeAccounts:
 
     async def existing_cost_centers(self, account_id: str, ids: Iterable[str]) -> set[str]:
         return set()
+
+    async def references(
+        self,
+        account_id: str,
+        *,
+        sites: Iterable[str],
+        cost_centers: Iterable[str],
+        numbers: Iterable[str],
+        lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
+    ) -> References:
+        numbers = list(numbers)
+        taken = {e["number"] for e in self.st.extensions.values() if e["account_id"] == account_id}
+        free = await FakeExtensions(self.st).next_free(account_id, *free_in, free_count, numbers)
+        return References([], {}, set(), set(numbers) & taken, free)
 
 
 class FakeRoles:
@@ -89,9 +105,11 @@ class FakeUsers:
             if u["email"].lower() in keys
         ]
 
-    async def insert_many(self, rows: list[Row]) -> None:
+    async def insert_many(self, rows: list[Row], new_extensions: list[Row] | None = None) -> None:
         if self.fail_insert is not None:
             raise self.fail_insert
+        for e in new_extensions or []:
+            self.st.extensions[e["id"]] = dict(e)
         for r in rows:
             self.st.users[r["id"]] = dict(r)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -60,6 +61,19 @@ class AccountDirectory(Protocol):
     async def fetch_facts(self, account_id: str) -> dict[str, Any] | None: ...
 
 
+@dataclass
+class References:
+    """What an account has of what entries refer to: its custom roles (rows), the sites
+    asked about that it has (with their time zones), cost centers, the extension
+    numbers asked about that are taken, and the lowest free numbers if asked for."""
+
+    roles: list[dict[str, Any]]
+    sites: dict[str, str | None]
+    cost_centers: set[str]
+    taken_numbers: set[str]
+    free_numbers: list[str] = field(default_factory=list)
+
+
 class Accounts(Protocol):
     async def upsert_facts(
         self, facts: dict[str, Any], *, only_if_absent: bool = False
@@ -73,6 +87,17 @@ class Accounts(Protocol):
     async def upsert_cost_center(self, cc_id: str, account_id: str, name: str) -> None: ...
     async def existing_sites(self, account_id: str, ids: Any) -> dict[str, str | None]: ...
     async def existing_cost_centers(self, account_id: str, ids: Any) -> set[str]: ...
+    async def references(
+        self,
+        account_id: str,
+        *,
+        sites: Iterable[str],
+        cost_centers: Iterable[str],
+        numbers: Iterable[str],
+        lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
+    ) -> References: ...
 
 
 class Roles(Protocol):
@@ -99,7 +124,9 @@ class Extensions(Protocol):
 class Users(Protocol):
     async def lock_emails(self, emails: Any) -> None: ...
     async def holders(self, emails: Any) -> list[dict[str, Any]]: ...
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None: ...
+    async def insert_many(
+        self, rows: list[dict[str, Any]], new_extensions: list[dict[str, Any]] | None = None
+    ) -> None: ...
     async def get(
         self, account_id: str, user_id: str, *, lock: bool = False
     ) -> dict[str, Any] | None: ...

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from nats.js.client import JetStreamContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.events import CloudEvent
@@ -55,16 +57,45 @@ def make_event(
     )
 
 
+_INSERT_EVENTS = (
+    "INSERT INTO outbox (event_id, subject, payload)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+)
+
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+
+
 async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
-    rows = [
-        {
-            "event_id": e.event.id,
-            "subject": e.subject,
-            "payload": e.event.model_dump_json(exclude_none=True).encode(),
-        }
-        for e in events
-    ]
-    await session.execute(sa.insert(outbox), rows)
+    """The events as outbox rows in the session's open transaction, in one statement
+    (one array per column, ``unnest`` into rows), sent by asyncpg itself on the
+    session's connection: one round trip however many events, no statement per row.
+    Before anything began the transaction, SQLAlchemy sends it (and begins it)."""
+    if not events:
+        return
+    ids = [e.event.id for e in events]
+    subjects = [e.subject for e in events]
+    payloads = [e.event.model_dump_json(exclude_none=True).encode() for e in events]
+    conn = await session.connection()
+    pg = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(pg, asyncpg.Connection) or not pg.is_in_transaction():
+        await conn.execute(
+            sa.insert(outbox),
+            [
+                {"event_id": i, "subject": s, "payload": p}
+                for i, s, p in zip(ids, subjects, payloads, strict=True)
+            ],
+        )
+        return
+    try:
+        await pg.execute(_INSERT_EVENTS, ids, subjects, payloads)
+    except _LOST as exc:  # as SQLAlchemy's would be: the request is retried once
+        await conn.invalidate()
+        raise DBAPIError(_INSERT_EVENTS, None, exc, connection_invalidated=True) from exc
+
+
+_MARK_PUBLISHED = sa.text(
+    "UPDATE outbox SET published_at = now() WHERE seq = ANY(CAST(:seqs AS bigint[]))"
+)
 
 
 def _headers(event_id: str, payload: bytes) -> dict[str, str]:
@@ -86,8 +117,10 @@ class OutboxRelay:
         batch: int = 500,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(hours=24),
+        ack_timeout: float = 5.0,
     ) -> None:
         self._sessions = sessions
+        self._ack_timeout = ack_timeout
         self._js = js
         self._batch = batch
         self._poll = poll_interval
@@ -129,35 +162,34 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(
-                    self._js.publish(
-                        r.subject,
-                        r.payload,
-                        headers=_headers(r.event_id, r.payload),
-                    )
-                    for r in rows
-                ),
-                return_exceptions=True,
-            )
-            done = [
-                r.seq
-                for r, res in zip(rows, results, strict=True)
-                if not isinstance(res, BaseException)
-            ]
+            results = await self._publish(rows)
+            done = [r.seq for r, res in zip(rows, results, strict=True) if res is None]
             failed = len(rows) - len(done)
             if failed:
-                first = next(res for res in results if isinstance(res, BaseException))
+                first = next(res for res in results if res is not None)
                 log.warning(
                     "outbox: %d of %d events not acknowledged: %r", failed, len(rows), first
                 )
             if done:
-                await session.execute(
-                    sa.update(outbox)
-                    .where(outbox.c.seq.in_(done))
-                    .values(published_at=sa.func.now())
-                )
+                # one array parameter (not one parameter per row)
+                await session.execute(_MARK_PUBLISHED, {"seqs": done})
             return len(done) if not failed else 0
+
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Every row published with JetStream's asynchronous publish (one reply
+        subscription for all, no request and timer per message); per row, None once its
+        PubAck came within ``ack_timeout``, else what went wrong."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for r in rows:
+                headers = _headers(r.event_id, r.payload)
+                futures.append(await self._js.publish_async(r.subject, r.payload, headers=headers))
+            if futures:
+                await asyncio.wait(futures, timeout=self._ack_timeout)
+        finally:
+            for f in futures:
+                f.cancel()  # those still waiting: not acknowledged (a done one stays done)
+        return [TimeoutError("no PubAck") if f.cancelled() else f.exception() for f in futures]
 
     async def _maybe_prune(self) -> None:
         now = datetime.now(UTC)

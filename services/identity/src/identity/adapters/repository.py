@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.adapters import driver
+from identity.adapters import driver, sql
 from identity.adapters.driver import conflict_from
 from identity.adapters.tables import (
     accounts,
@@ -23,6 +23,7 @@ from identity.adapters.tables import (
     users,
 )
 from identity.domain import fold
+from identity.ports import References
 
 
 class OperatorRepository:
@@ -82,12 +83,50 @@ class AccountFactsRepository:
         await self.session.execute(stmt)
 
     async def get(self, account_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-        """``lock``: serialise this account's user and extension changes (one row lock)."""
-        q = sa.select(accounts).where(accounts.c.account_id == account_id)
-        if lock:
-            q = q.with_for_update()
-        row = (await self.session.execute(q)).first()
-        return dict(row._mapping) if row else None
+        """``lock``: serialise this account's user and extension changes (one row lock).
+        Sent by asyncpg itself (every request of identity reads it)."""
+        rows = await driver.fetch(
+            self.session, sql.LOCK_ACCOUNT if lock else sql.GET_ACCOUNT, account_id
+        )
+        return dict(rows[0]) if rows else None
+
+    async def references(
+        self,
+        account_id: str,
+        *,
+        sites: Iterable[str],
+        cost_centers: Iterable[str],
+        numbers: Iterable[str],
+        lock_emails: Iterable[str],
+        free_in: tuple[int, int] = (0, 0),
+        free_count: int = 0,
+    ) -> References:
+        """The account's roles, and which of these sites (with their time zones), cost
+        centers and extension numbers it has, in one statement; which also takes
+        transaction-scoped advisory locks on the emails (in a fixed order, so no
+        deadlock), making a cross-account email check and insert atomic: read the
+        emails' holders in a later statement (this one's snapshot may predate a lock).
+        ``free_count`` > 0: also ``next_free(account_id, *free_in, free_count, numbers)``
+        (callers hold the account row lock)."""
+        rows = await driver.fetch(
+            self.session,
+            sql.REFERENCES,
+            account_id,
+            list(set(sites)),
+            list(set(cost_centers)),
+            list(set(numbers)),
+            sorted({e.lower() for e in lock_emails}),
+            *free_in,
+            free_count,
+        )
+        r = rows[0]
+        return References(
+            roles=list(r["roles"]),
+            sites=dict(r["sites"]),
+            cost_centers=set(r["cost_centers"]),
+            taken_numbers=set(r["taken"]),
+            free_numbers=list(r["free"]),
+        )
 
     async def upsert_site(
         self, site_id: str, account_id: str, name: str, time_zone: str | None = None
@@ -180,45 +219,10 @@ class ExtensionRepository:
         row lock; the floor moves up to the first number found free."""
         if count == 0:
             return []
-        floor = (
-            await self.session.execute(
-                sa.select(accounts.c.extension_floor).where(accounts.c.account_id == account_id)
-            )
-        ).scalar()
-        start = floor if floor is not None and lo <= floor <= hi else lo
         rows = await driver.fetch(
-            self.session,
-            """
-            SELECT n::text FROM generate_series(
-                $1::bigint,
-                LEAST($2::bigint, $1::bigint + $3::bigint + $4::bigint +
-                      (SELECT count(*) FROM extensions WHERE account_id = $5
-                       AND number >= $1::bigint::text AND number <= $2::bigint::text
-                       AND length(number) = length($1::bigint::text)))
-            ) AS n
-            WHERE NOT EXISTS (
-                SELECT 1 FROM extensions e WHERE e.account_id = $5 AND e.number = n::text
-            ) AND NOT (n::text = ANY($6::text[]))
-            ORDER BY n LIMIT $3
-            """,
-            start,
-            hi,
-            count,
-            len(exclude),
-            account_id,
-            list(exclude),
+            self.session, sql.NEXT_FREE, lo, hi, count, account_id, list(exclude)
         )
-        free = [r[0] for r in rows]
-        # every number in [start, first free) is taken or excluded; an excluded one may
-        # never be used, so the floor stays at or below it
-        top = int(free[0]) if free else hi
-        given = [int(x) for x in exclude if x.isascii() and x.isdigit() and start <= int(x) < top]
-        await self.session.execute(
-            sa.update(accounts)
-            .where(accounts.c.account_id == account_id)
-            .values(extension_floor=min([top, *given]))
-        )
-        return free
+        return [r[0] for r in rows]
 
     async def _freed(self, account_id: str, number: str) -> None:
         """``number`` is free again: the floor goes down to it when it has the floor's
@@ -321,10 +325,13 @@ class UserRepository:
         )
         return [dict(r) for r in rows]
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+    async def insert_many(
+        self, rows: list[dict[str, Any]], new_extensions: list[dict[str, Any]] | None = None
+    ) -> None:
+        """The users, and ``new_extensions`` (theirs) in the same statement."""
         # no savepoint: a unique violation fails the whole request (callers that go on
         # after one, like directory provisioning, hold a savepoint of their own)
-        await driver.insert_rows(self.session, users, rows)
+        await driver.insert_rows(self.session, extensions, new_extensions or [], (users, rows))
 
     async def get(
         self, account_id: str, user_id: str, *, lock: bool = False

@@ -121,33 +121,49 @@ class _Known:
     cost_centers: set[str]
     taken_numbers: set[str]
     email_holders: list[dict[str, Any]]
+    free_numbers: list[str]
     seen_emails: dict[str, int | None] = field(default_factory=dict)
     seen_numbers: set[str] = field(default_factory=set)
 
 
-async def _look_up(uow: UnitOfWork, account_id: str, good: list[c.UserEntry]) -> _Known:
+async def _look_up(
+    uow: UnitOfWork, account: Account, good: list[c.UserEntry], numbering: bool
+) -> _Known:
     """Roles, sites, cost centers, extension numbers and email holders (the emails
-    locked until the transaction ends, so two requests cannot both take one)."""
-    roles = [_custom_role(r) for r in await uow.roles.for_account(account_id)]
-    sites = await uow.accounts.existing_sites(account_id, [u.site_id for u in good if u.site_id])
-    ccs = await uow.accounts.existing_cost_centers(
-        account_id, [u.cost_center_id for u in good if u.cost_center_id]
-    )
-    given = [u.extension_number for u in good if u.extension_number]
-    taken = await uow.extensions.taken(account_id, given)
+    locked until the transaction ends, so two requests cannot both take one); with
+    ``numbering``, the lowest free numbers for the entries that give none."""
     emails = [u.email for u in good]
-    await uow.users.lock_emails(emails)
-    holders = await uow.users.holders(emails)
-    return _Known(roles, sites, ccs, taken, holders)
+    count = sum(1 for u in good if not u.extension_number) if numbering else 0
+    refs = await uow.accounts.references(
+        account.account_id,
+        sites=[u.site_id for u in good if u.site_id],
+        cost_centers=[u.cost_center_id for u in good if u.cost_center_id],
+        numbers=[u.extension_number for u in good if u.extension_number],
+        lock_emails=emails,
+        free_in=account.extension_range() if count else (0, 0),
+        free_count=count,
+    )
+    holders = await uow.users.holders(emails)  # after the locks: a statement of its own
+    roles = [_custom_role(r) for r in refs.roles]
+    return _Known(
+        roles, refs.sites, refs.cost_centers, refs.taken_numbers, holders, refs.free_numbers
+    )
 
 
 async def _account_checks(
-    uow: UnitOfWork, acc: dict[str, Any], entries: list[_Entry], actor: Actor
-) -> None:
-    """Rules that need the account and the database; every entry, every problem."""
+    uow: UnitOfWork,
+    acc: dict[str, Any],
+    entries: list[_Entry],
+    actor: Actor,
+    *,
+    numbering: bool = False,
+) -> list[str]:
+    """Rules that need the account and the database; every entry, every problem. With
+    ``numbering`` (callers hold the account row lock), the lowest free extension numbers
+    (not the given ones) for the entries that give none."""
     account = Account.from_row(acc)
     good = [e for e in entries if e.entry is not None]
-    known = await _look_up(uow, account.account_id, [e.entry for e in good if e.entry])
+    known = await _look_up(uow, account, [e.entry for e in good if e.entry], numbering)
     for e in good:
         u = e.entry
         assert u is not None
@@ -167,6 +183,7 @@ async def _account_checks(
         if actor.principal is None and u.phone is not None and u.phone.source == "purchase":
             e.error("phone", "provisioning from other systems cannot buy phones")
         _normalize_phones(e, account.country)
+    return known.free_numbers
 
 
 def _org_checks(e: _Entry, u: c.UserEntry, account: Account, known: _Known) -> None:

@@ -170,8 +170,8 @@ async def _checked(
     uow: UnitOfWork, actor: Actor, account_id: str, entries: list[_Entry], extension_id: str | None
 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
     """Every rule that needs the database, under the account's lock; numbers given."""
-    acc, ext, items = await _validate(uow, actor, account_id, entries, extension_id)
-    await _number(uow, acc, entries, ext)
+    acc, ext, items, free = await _validate(uow, actor, account_id, entries, extension_id)
+    _number(entries, ext, free)
     _pin_is_not_the_number(entries)
     _raise_if_errors(entries)
     return acc, ext, items
@@ -209,20 +209,21 @@ async def _validate(
     account_id: str,
     entries: list[_Entry],
     extension_id: str | None,
-) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]], list[str]]:
     """The account (locked: one provisioning at a time per account), every entry checked
-    against it, the extension to fill if one is named; what to reserve."""
+    against it, the extension to fill if one is named; what to reserve; the lowest free
+    extension numbers for the entries that give none (no extension named)."""
     acc = await _account(uow, account_id, lock=True)
     if acc["status"] != "Active":
         raise Conflict("The account is not active.", {"status": acc["status"]})
-    await _account_checks(uow, acc, entries, actor)
+    free = await _account_checks(uow, acc, entries, actor, numbering=extension_id is None)
     ext = None
     if extension_id is not None:
         ext = await _unassigned_extension(uow, account_id, extension_id, entries[0])
     items = _inventory_items([e for e in entries if e.entry is not None])
     _raise_if_errors(entries)
     check_purchase(items, actor)
-    return acc, ext, items
+    return acc, ext, items, free
 
 
 async def _unassigned_extension(
@@ -254,17 +255,13 @@ def check_purchase(items: list[dict[str, Any]], actor: Actor) -> None:
         )
 
 
-async def _number(
-    uow: UnitOfWork, acc: dict[str, Any], entries: list[_Entry], ext: dict[str, Any] | None
-) -> None:
-    """Extension numbers: the given ones, then the lowest free ones in one statement."""
+def _number(entries: list[_Entry], ext: dict[str, Any] | None, free: list[str]) -> None:
+    """Extension numbers: the given ones, then the lowest ``free`` ones (found with the
+    account's other references, ``_account_checks``)."""
     if ext is not None:
         entries[0].number = ext["number"]
         return
-    lo, hi = domain.extension_range(int(acc["extension_length"]))
-    given = [e.entry.extension_number for e in entries if e.entry and e.entry.extension_number]
     need = [e for e in entries if e.entry and not e.entry.extension_number]
-    free = await uow.extensions.next_free(acc["account_id"], lo, hi, len(need), given)
     if len(free) < len(need):
         raise LimitExceeded("The account has no free extension numbers left.")
     for e, number in zip(need, free, strict=False):
@@ -322,23 +319,23 @@ async def _reserve(
 async def _insert(
     uow: UnitOfWork, account_id: str, rows: list[dict[str, Any]], ext: dict[str, Any] | None
 ) -> None:
+    """The users, with their new extensions (one statement), or the one user on ``ext``."""
     if ext is not None:
         rows[0]["extension_id"] = ext["id"]
         await uow.extensions.update(ext["id"], status=rows[0]["status"], user_id=rows[0]["id"])
-    else:
-        await uow.extensions.insert_many(
-            [
-                {
-                    "id": r["extension_id"],
-                    "account_id": account_id,
-                    "number": r["extension_number"],
-                    "status": r["status"],
-                    "user_id": r["id"],
-                }
-                for r in rows
-            ]
-        )
-    await uow.users.insert_many(rows)
+        await uow.users.insert_many(rows)
+        return
+    new = [
+        {
+            "id": r["extension_id"],
+            "account_id": account_id,
+            "number": r["extension_number"],
+            "status": r["status"],
+            "user_id": r["id"],
+        }
+        for r in rows
+    ]
+    await uow.users.insert_many(rows, new)
 
 
 NO_LICENSE_HINT = (
