@@ -84,6 +84,43 @@ class CpuMeter:
         return used
 
 
+_TOP_STATEMENTS = """
+SELECT d.datname AS db, s.calls, round(s.total_exec_time)::int AS ms, s.rows,
+       left(regexp_replace(s.query, '\\s+', ' ', 'g'), 140) AS query
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+ORDER BY s.total_exec_time DESC LIMIT 12
+"""
+
+
+class PgStatements:
+    """With ``--pg-statements``: PostgreSQL's costliest statements of each scenario
+    (pg_stat_statements, loaded into the stack's own PostgreSQL)."""
+
+    SETTINGS = "shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all"
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+
+    async def reset(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await conn.execute("SELECT pg_stat_statements_reset()")
+        finally:
+            await conn.close()
+
+    async def top(self) -> list[str]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            rows = await conn.fetch(_TOP_STATEMENTS)
+        finally:
+            await conn.close()
+        return [
+            f"{r['db']} {r['calls']} calls {r['ms']} ms {r['rows']} rows: {r['query']}"
+            for r in rows
+        ]
+
+
 class Bench:
     def __init__(self, stack: Stack, nc: Client, harness: Client, smoke: bool = False) -> None:
         self.stack = stack
@@ -208,8 +245,10 @@ async def raw_insert_rate(database_url: str, n: int = 20000) -> float:
         await conn.close()
 
 
-async def main(selected: list[str], smoke: bool = False) -> int:
+async def main(selected: list[str], smoke: bool = False, pg_statements: bool = False) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
+    if pg_statements:
+        os.environ["DEVSTACK_PG_SETTINGS"] = PgStatements.SETTINGS
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(sink_port)])
     os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = "127.0.0.1", str(sink_port)
@@ -231,14 +270,19 @@ async def main(selected: list[str], smoke: bool = False) -> int:
         harness = await stack.connect("harness")
         b = Bench(stack, nc, harness, smoke)
         meter = CpuMeter(stack)
+        statements = PgStatements(stack.env["DATABASE_URL"]) if pg_statements else None
         failed = []
         for name in selected or list(SCENARIOS):
             began = time.monotonic()
             cpu = meter.snapshot()
+            if statements is not None:
+                await statements.reset()
             try:
                 results[name] = await SCENARIOS[name](b)
                 results[name]["scenario_took_s"] = round(time.monotonic() - began, 1)
                 results[name]["cpu_s"] = CpuMeter.since(cpu, meter.snapshot())
+                if statements is not None:
+                    results[name]["pg_statements"] = await statements.top()
             except Exception as exc:  # a scenario whose feature is missing reports it
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 failed.append(name)
@@ -267,5 +311,11 @@ def cli() -> None:
         help="tiny sizes (make bench-smoke, in CI): every scenario runs through; the "
         "figures mean nothing; exit 1 if a scenario fails",
     )
+    parser.add_argument(
+        "--pg-statements",
+        action="store_true",
+        help="load pg_stat_statements into the stack's PostgreSQL and print each "
+        "scenario's costliest statements",
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.scenarios, args.smoke)))
+    raise SystemExit(asyncio.run(main(args.scenarios, args.smoke, args.pg_statements)))

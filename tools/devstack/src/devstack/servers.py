@@ -109,6 +109,12 @@ def _open_path_for(path: Path) -> None:
             pass
 
 
+def _extra_settings() -> list[str]:
+    """``DEVSTACK_PG_SETTINGS="name=value name=value"``: more server settings (``make
+    bench`` with ``--pg-statements`` loads pg_stat_statements this way)."""
+    return [a for kv in os.environ.get("DEVSTACK_PG_SETTINGS", "").split() for a in ("-c", kv)]
+
+
 def start_postgres(data_dir: Path, port: int | None = None, preferred: int = 5440) -> Proc:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +183,7 @@ def start_postgres(data_dir: Path, port: int | None = None, preferred: int = 544
             "fsync=on",
             "-c",
             "shared_buffers=128MB",
+            *_extra_settings(),
         ],
         stdout=logf,
         stderr=logf,
