@@ -88,3 +88,27 @@ def test_an_inbound_message_may_be_the_bare_data() -> None:
     bare = delivery(s.INGEST_CALL_COMPLETED, call).event(CallCompleted)
     wrapped = delivery(s.INGEST_CALL_COMPLETED, {"id": "e", "data": call}).event(CallCompleted)
     assert bare.model_dump() == wrapped.model_dump() == call
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` the rest."""
+    want, got = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(got) > i
+        if i >= len(got) or token not in ("*", got[i]):
+            return False
+    return len(want) == len(got)
+
+
+def test_every_event_a_consumer_subscribes_to_has_its_one_contract_model() -> None:
+    from shared.asyncapi import _event_subjects, _services
+
+    known = _event_subjects()
+    for service, svc in _services():
+        for sub in svc.subscriptions:
+            for pattern in sub.filter_subjects:
+                subjects = [x for x in known if _matches(pattern, x)]
+                assert subjects, f"{service} {sub.name}: {pattern} matches no known event"
+                missing = [x for x in subjects if x not in EVENT_DATA]
+                assert not missing, f"{service} {sub.name}: no contract model for {missing}"
