@@ -12,7 +12,9 @@ from account import domain
 from account import handlers as h
 from shared.auth import Perm, Principal
 from shared.contracts import account as c
+from shared.contracts.event_data import UserRemoved, UserSnapshot
 from shared.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
+from shared.messaging.consumer import Delivery, Poison
 
 from shared import subjects as s
 
@@ -212,7 +214,8 @@ async def test_released_inventory_goes_back_and_is_announced() -> None:
         "data": {"user_id": "usr_1", "account_id": "acc_1", "version": 2, "released": released},
     }
     async with uow:
-        await h.on_user_events([(s.USER_REMOVED, envelope["data"], envelope["id"])], uow)
+        ev = Delivery(s.USER_REMOVED, envelope, {}, "m1", 1).event(UserRemoved)
+        await h.on_user_events([(ev, envelope["id"])], uow)
         await uow.commit()
     assert uow.inventory.allocated["standard"] == 0
     assert uow.inventory.numbers["+14155550100"] == "free"
@@ -229,11 +232,27 @@ async def test_released_inventory_goes_back_and_is_announced() -> None:
 
 
 async def test_a_bad_released_field_is_a_bad_event() -> None:
-    uow = FakeUow(ACC)
-    envelope = {
-        "id": "ev_2",
-        "data": {"user_id": "usr_1", "account_id": "acc_1", "version": 2, "released": "all"},
+    """Checked once, by the consumers' parse path: the event is dead-lettered."""
+    snapshot = {
+        "user_id": "usr_1",
+        "account_id": "acc_1",
+        "extension_id": "ext_1",
+        "extension_number": "101",
+        "status": "Enabled",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "user_type": "standard",
+        "role": "user",
+        "regional": {},
+        "needs_emergency_location": False,
+        "must_change_password": False,
+        "version": 2,
     }
-    with pytest.raises(ValueError, match="released"):
-        async with uow:
-            await h.on_user_events([(s.USER_UPDATED, envelope["data"], envelope["id"])], uow)
+    good = Delivery(s.USER_UPDATED, {"id": "ev_2", "data": snapshot}, {}, "m1", 1)
+    assert good.event(UserSnapshot).user_type == "standard"
+    bad = Delivery(
+        s.USER_UPDATED, {"id": "ev_2", "data": snapshot | {"released": "all"}}, {}, "m1", 1
+    )
+    with pytest.raises(Poison, match="released"):
+        bad.event(UserSnapshot)

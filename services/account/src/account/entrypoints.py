@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import cast
 
 from shared.contracts import account as c
+from shared.contracts.event_data import CallCompleted
 from shared.contracts.identity import Session
+from shared.contracts.invites import InviteEvent
 from shared.db import UnitOfWork as BaseUnitOfWork
 from shared.messaging.consumer import Delivery, Poison, Subscription
 from shared.messaging.rpc import Route, RpcRouter
@@ -130,21 +132,21 @@ def _consumers(svc: Service) -> None:
     # --- consumers -----------------------------------------------------------
     async def on_users(ds: list[Delivery], u: BaseUnitOfWork) -> None:
         try:
-            events = [(d.subject, d.event(), str(d.data.get("id") or "")) for d in ds]
+            events = [(d.user_event(), str(d.data.get("id") or "")) for d in ds]
             await h.on_user_events(events, cast(AccountUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
     async def on_invites(ds: list[Delivery], u: BaseUnitOfWork) -> None:
         try:
-            events = [(d.event(), str(d.data.get("time") or "")) for d in ds]
+            events = [(d.event(InviteEvent), str(d.data.get("time") or "")) for d in ds]
             await h.on_invite_events(events, cast(AccountUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
     async def on_call(d: Delivery, u: BaseUnitOfWork) -> None:
         try:
-            await h.on_call_completed(d.event(), cast(AccountUnitOfWork, u))
+            await h.on_call_completed(d.event(CallCompleted), cast(AccountUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import cast
 
 from shared.contracts import engage as c
+from shared.contracts.account import AccountFacts
 from shared.db import UnitOfWork
 from shared.messaging.consumer import Delivery, Poison, Subscription
 from shared.messaging.rpc import Route, RpcRouter
@@ -82,13 +83,14 @@ def register(rpc: RpcRouter, svc: Service, config: EngageImportConfig) -> None:
 def _consumers(svc: Service, config: EngageImportConfig) -> None:
     async def on_account_event(d: Delivery, u: UnitOfWork) -> None:
         try:
-            await h.project_account(d.event(), cast(EngageUnitOfWork, u))
+            await h.project_account(d.event(AccountFacts), cast(EngageUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 
     async def on_user_events(ds: list[Delivery], u: UnitOfWork) -> None:
         try:
-            await h.project_users([(d.subject, d.event()) for d in ds], cast(EngageUnitOfWork, u))
+            events = [(d.subject, d.user_event()) for d in ds]
+            await h.project_users(events, cast(EngageUnitOfWork, u))
         except ValueError as exc:
             raise Poison(str(exc)) from exc
 

@@ -8,7 +8,10 @@ from typing import Any, cast
 
 from shared.auth import Principal, TokenSigner
 from shared.contracts import identity as c
+from shared.contracts.account import AccountFacts
 from shared.contracts.common import Empty, Ok
+from shared.contracts.event_data import CostCenterCreated, SiteCreated, SiteRemoved, SiteUpdated
+from shared.contracts.invites import InviteEvent
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.messaging.consumer import Delivery, Poison, Subscription
@@ -248,16 +251,19 @@ def _account_consumers(svc: Service) -> None:
     """The account facts, sites and cost centers identity keeps."""
 
     async def on_account_event(d: Delivery, u: UnitOfWork) -> None:
-        data = d.event()
         iu = cast(Uow, u)
         try:
-            if d.subject.startswith("events.account.site."):
-                await h.on_site_event(d.subject, data, iu)
+            if d.subject == s.SITE_REMOVED:
+                await h.on_site_event(d.event(SiteRemoved), iu)
+            elif d.subject == s.SITE_UPDATED:
+                await h.on_site_event(d.event(SiteUpdated), iu)
+            elif d.subject == s.SITE_CREATED:
+                await h.on_site_event(d.event(SiteCreated), iu)
             elif d.subject == s.COST_CENTER_CREATED:
-                await h.project_cost_center(data, iu)
+                await h.project_cost_center(d.event(CostCenterCreated), iu)
             else:
-                await h.project_account(data, iu)
-        except (ValueError, KeyError) as exc:
+                await h.project_account(d.event(AccountFacts), iu)
+        except ValueError as exc:
             raise Poison(str(exc)) from exc
 
     svc.subscribe(
@@ -282,11 +288,8 @@ def _invite_consumer(svc: Service) -> None:
     """The latest invite of each user."""
 
     async def on_invite_events(ds: list[Delivery], u: UnitOfWork) -> None:
-        events = [(d.event(), str(d.data.get("time") or "")) for d in ds]
-        try:
-            await h.project_invites(events, cast(Uow, u))
-        except KeyError as exc:
-            raise Poison(f"missing {exc}") from exc
+        events = [(d.event(InviteEvent), str(d.data.get("time") or "")) for d in ds]
+        await h.project_invites(events, cast(Uow, u))
 
     svc.subscribe(
         Subscription(
@@ -302,14 +305,14 @@ def _directory_consumer(svc: Service, config: IdentityConfig, deps: h.Deps) -> N
     """Directory requests other systems send with their tokens."""
 
     async def on_user_requested(d: Delivery, u: UnitOfWork) -> None:
-        data = d.data.get("data") if isinstance(d.data.get("data"), dict) else d.data
+        req = d.event(c.UserRequested)
         # eventual consistency: the account may be created a moment before identity
         # hears of it; a young request waits for it (retried), an older one fails
         age = (datetime.now(UTC) - d.published_at).total_seconds() if d.published_at else None
         young = age is not None and age < config.directory_unknown_account_wait_seconds
         try:
             await h.provision_requested(
-                cast(dict[str, Any], data),
+                req,
                 d.headers,
                 cast(Uow, u),
                 deps,

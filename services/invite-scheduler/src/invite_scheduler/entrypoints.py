@@ -7,7 +7,15 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
+from pydantic import BaseModel
 from shared.contracts import invites as c
+from shared.contracts.account import AccountFacts
+from shared.contracts.event_data import (
+    RecoveryRequested,
+    UserInviteRequested,
+    UserRemoved,
+    UserSnapshot,
+)
 from shared.db import UnitOfWork as BaseUnitOfWork
 from shared.logs import correlation_id
 from shared.messaging.consumer import Delivery, Poison, Subscription
@@ -136,14 +144,15 @@ def _user_consumer(
     )
 
 
-BatchedUseCase = Callable[[list[dict[str, Any]], InviteUnitOfWork], Awaitable[bool]]
+BatchedUseCase = Callable[[list[Any], InviteUnitOfWork], Awaitable[bool]]
 
-#: the events applied set-based: a run of them in a fetched batch is one call
-BATCHED: dict[str, BatchedUseCase] = {
-    s.USER_INVITE_REQUESTED: h.on_invite_requests,
-    s.USER_ADDED: h.on_user_snapshots,
-    s.USER_UPDATED: h.on_user_snapshots,
-    s.USER_ACTIVATED: h.on_user_snapshots,
+#: the events applied set-based (the contract model each use case takes): a run of
+#: them in a fetched batch is one call
+BATCHED: dict[str, tuple[type[BaseModel], BatchedUseCase]] = {
+    s.USER_INVITE_REQUESTED: (UserInviteRequested, h.on_invite_requests),
+    s.USER_ADDED: (UserSnapshot, h.on_user_snapshots),
+    s.USER_UPDATED: (UserSnapshot, h.on_user_snapshots),
+    s.USER_ACTIVATED: (UserSnapshot, h.on_user_snapshots),
 }
 
 
@@ -164,44 +173,46 @@ class _UserEvents:
 
     async def handle(self, ds: list[Delivery], u: BaseUnitOfWork) -> None:
         iu = cast(InviteUnitOfWork, u)
-        run: list[dict[str, Any]] = []
+        run: list[BaseModel] = []
         run_of: BatchedUseCase | None = None
         try:
             for dlv in ds:
                 with _handling(dlv):
-                    data = dlv.event()
-                    if dlv.subject == s.USER_INVITE_REQUESTED:
-                        invite_traces.remember(str(data.get("email", "")).lower())
                     batched = BATCHED.get(dlv.subject)
-                    if run and batched is not run_of:
+                    use_case = batched[1] if batched is not None else None
+                    if run and use_case is not run_of:
                         await self._apply(run_of, run, iu)
                         run = []
-                    run_of = batched
-                    if batched is not None:
-                        run.append(data)
-                    else:
-                        await self._one(dlv.subject, data, iu)
+                    run_of = use_case
+                    if batched is None:
+                        await self._one(dlv, iu)
+                        continue
+                    ev = dlv.event(batched[0])
+                    if isinstance(ev, UserInviteRequested):
+                        invite_traces.remember(ev.email.lower())
+                    run.append(ev)
             await self._apply(run_of, run, iu)
-        except (h.BadEvent, rec.BadRecovery) as exc:
+        except h.BadEvent as exc:
             raise Poison(str(exc)) from exc
 
     async def _apply(
-        self, use_case: BatchedUseCase | None, run: list[dict[str, Any]], iu: InviteUnitOfWork
+        self, use_case: BatchedUseCase | None, run: list[BaseModel], iu: InviteUnitOfWork
     ) -> None:
         if use_case is not None and run and await use_case(run, iu):
             _soon(self.wake)
 
-    async def _one(self, subject: str, data: dict[str, Any], iu: InviteUnitOfWork) -> None:
-        if subject == s.RECOVERY_REQUESTED:
+    async def _one(self, dlv: Delivery, iu: InviteUnitOfWork) -> None:
+        """An event applied on its own (after the run before it)."""
+        if dlv.subject == s.RECOVERY_REQUESTED:
             if await rec.on_recovery_requested(
-                data,
+                dlv.event(RecoveryRequested),
                 iu,
                 token_key=self.recoveries.token_key,
                 ttl_seconds=self.config.recovery_ttl_seconds,
             ):
                 _soon(self.recoveries.wake)
-        elif subject == s.USER_REMOVED:
-            await h.on_user_removed(data, iu)
+        elif dlv.subject == s.USER_REMOVED:
+            await h.on_user_removed(dlv.event(UserRemoved), iu)
 
 
 @contextlib.contextmanager
@@ -223,7 +234,7 @@ def _account_consumer(
     async def on_account_event(dlv: Delivery, u: BaseUnitOfWork) -> None:
         try:
             if await h.on_account_event(
-                dlv.event(), cast(InviteUnitOfWork, u), config.invite_ttl_seconds
+                dlv.event(AccountFacts), cast(InviteUnitOfWork, u), config.invite_ttl_seconds
             ):
                 _soon(wake)
         except h.BadEvent as exc:

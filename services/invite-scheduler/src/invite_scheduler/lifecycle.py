@@ -8,7 +8,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from shared.contracts.account import AccountFacts
 from shared.errors import Conflict
 
@@ -49,16 +48,12 @@ async def require_invitable(uow: UnitOfWork, account_id: str) -> None:
 
 
 async def on_account_facts(
-    data: dict[str, Any], uow: UnitOfWork, *, ttl_seconds: int, cancel: Any, emit: Any
+    facts: AccountFacts, uow: UnitOfWork, *, ttl_seconds: int, cancel: Any, emit: Any
 ) -> bool:
     """Keep the account's facts; on Close every live invite is cancelled (its link dies)
     and every live recovery link dies; on a return to Active the invites that waited are
     due again, except those whose send time is further back than a link lives (they
     expire: the admin resends). True when invites may be due now."""
-    try:
-        facts = AccountFacts.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError(str(exc)) from exc
     before = await uow.accounts.upsert(
         {
             "account_id": facts.account_id,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from shared.contracts import invites as c
 from shared.contracts.event_data import RecoveryRequested
 from shared.errors import Conflict, NotFound
@@ -32,19 +31,11 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = c.RECOVERY_MAX_ANSWER_FAILURES
 
 
-class BadRecovery(ValueError):
-    """An event that can never be applied (dead-lettered)."""
-
-
 async def on_recovery_requested(
-    data: dict[str, Any], uow: UnitOfWork, *, token_key: bytes, ttl_seconds: int
+    ev: RecoveryRequested, uow: UnitOfWork, *, token_key: bytes, ttl_seconds: int
 ) -> bool:
     """Record the recovery (once per id) and kill the user's earlier recovery links.
     True when a mail is due."""
-    try:
-        ev = RecoveryRequested.model_validate(data)
-    except ValidationError as exc:
-        raise BadRecovery(str(exc)) from exc
     account = await uow.accounts.get(ev.account_id)
     if account is not None and account["status"] != "Active":
         log.info("recovery %s not mailed: the account is %s", ev.recovery_id, account["status"])

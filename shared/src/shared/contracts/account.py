@@ -128,6 +128,13 @@ class AccountFacts(Model):
     def _types(cls, value: Any) -> Any:
         return list(value)
 
+    def facts(self) -> dict[str, Any]:
+        """These fields alone, of an event that carries more (``settings`` of
+        ``account.settings_updated``, ``previous_status`` of ``status_changed``)."""
+        return self.model_dump(include=_FACT_FIELDS)
+
+
+_FACT_FIELDS = set(AccountFacts.model_fields)
 
 # --- plans -------------------------------------------------------------------
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from shared.contracts.event_data import EVENT_DATA
+from shared import subjects as s
+from shared.contracts.event_data import EVENT_DATA, UserRemoved, UserSnapshot
 from shared.db import UnitOfWork
 from shared.faults import Permanent
 from shared.logs import correlation_id
 from shared.tracing import consumer_span
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Poison(Permanent):
@@ -35,28 +38,36 @@ class Delivery:
     """When JetStream stored the message: a handler that meets a fact it has not heard
     of yet may raise :class:`Transient` while this is recent (eventual consistency)."""
 
-    def event(self) -> dict[str, Any]:
-        """The event's ``data`` once it matches its contract: the one model of its type
-        in :data:`shared.contracts.event_data.EVENT_DATA` (producers emit the same). An
-        event that does not is :class:`Poison` (dead-lettered at once, redacted). Our
-        services' events are CloudEvents (``data`` inside); an ``ingest.*`` message from
-        another system may also be the bare data."""
+    def event(self, model: type[M]) -> M:
+        """The event's ``data`` parsed, once, into its contract: the one model of its
+        type in :data:`shared.contracts.event_data.EVENT_DATA` (producers emit the
+        same). ``model`` is what the consumer expects: that contract or a base of it
+        (``UserSnapshot`` for every user snapshot). An event that does not match, or
+        that is not a ``model``, is :class:`Poison` (dead-lettered at once, redacted).
+        Our services' events are CloudEvents (``data`` inside); an ``ingest.*``
+        message from another system may also be the bare data."""
         data = self.data.get("data")
         if not isinstance(data, dict):
             if not self.subject.startswith("ingest.") or "data" in self.data:
                 raise Poison(f"{self.subject}: event without data")
             data = self.data
-        model = EVENT_DATA.get(self.subject)
-        if model is not None:
-            try:
-                model.model_validate(data)
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(x) for x in e['loc']) or 'data'}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_input=False)[:5]
-                )
-                raise Poison(f"{self.subject}: not its contract ({problems})") from exc
-        return data
+        contract = EVENT_DATA.get(self.subject)
+        if contract is None or not issubclass(contract, model):
+            raise Poison(f"{self.subject}: no {model.__name__} contract")
+        try:
+            return contract.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc']) or 'data'}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)[:5]
+            )
+            raise Poison(f"{self.subject}: not its contract ({problems})") from exc
+
+    def user_event(self) -> UserSnapshot | UserRemoved:
+        """An identity user event (:meth:`event`): a removal or a user's snapshot."""
+        if self.subject == s.USER_REMOVED:
+            return self.event(UserRemoved)
+        return self.event(UserSnapshot)
 
 
 MessageHandler = Callable[[Delivery, UnitOfWork], Awaitable[None]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.contracts.event_data import CallCompleted
 from shared.messaging.outbox import make_event
 
 from account import domain
@@ -25,14 +26,14 @@ async def charge_overage(uow: UnitOfWork, acc: domain.Account, user_id: str, cyc
         uow.add_event(make_event(SOURCE, s.CHARGE_RECORDED, charge, key=acc.id))
 
 
-async def on_call_completed(data: dict[str, Any], uow: UnitOfWork) -> None:
+async def on_call_completed(call: CallCompleted, uow: UnitOfWork) -> None:
     """Count a call against its user for the cycle (calendar month in the account's
     time zone). Calls of users not yet known are counted anyway; the overage is
     decided when the user's type is known (here, or when identity's event arrives)."""
+    account_id, user_id = call.account_id, call.user_id
     try:
-        account_id, user_id = str(data["account_id"]), str(data["user_id"])
-        started = datetime.fromisoformat(str(data["started_at"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError) as exc:
+        started = datetime.fromisoformat(call.started_at.replace("Z", "+00:00"))
+    except ValueError as exc:
         raise ValueError(f"call event is not valid: {exc}") from exc
     acc = await uow.accounts.get(account_id)
     if acc is None:

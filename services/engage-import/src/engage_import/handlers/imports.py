@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.auth import Perm, Principal
 from shared.contracts import engage as c
+from shared.contracts.event_data import UserSnapshot
 from shared.errors import NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.messaging.outbox import make_event
@@ -238,7 +239,9 @@ async def _learn_unknown(
     facts = await ask(account_id, unknown)
     if facts is None:
         return False
-    rows = [directory_row(s.USER_UPDATED, f) for f in facts if f.get("user_id") in unknown]
+    rows = [
+        directory_row(UserSnapshot.model_validate(f)) for f in facts if f.get("user_id") in unknown
+    ]
     if rows:
         log.info("import: %d users identity has, not heard of here yet", len(rows))
         await uow.directory.upsert_many(rows)

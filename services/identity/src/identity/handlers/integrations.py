@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from shared.auth import Perm, Principal
 from shared.contracts import identity as c
 from shared.errors import (
@@ -194,21 +193,17 @@ def _failed(uow: UnitOfWork, req: c.UserRequested, err: AppError) -> None:
     )
 
 
-def _request(data: dict[str, Any]) -> tuple[c.UserRequested, tuple[str, str] | None]:
-    """The request, and the first problem of its user entry if any (reported on the
-    outcome event); ``ValueError`` for an envelope that cannot be answered at all."""
-    problem = find_problem(data)
+def _problem(req: c.UserRequested) -> tuple[str, str] | None:
+    """The first problem of the request's user entry if any (reported on the outcome
+    event); ``ValueError`` for an envelope that cannot be answered at all."""
+    problem = find_problem(req.model_dump())
     if problem is not None and not problem[0].startswith("user"):
         raise ValueError(f"{problem[0]} {problem[1]}")
-    try:
-        req = c.UserRequested.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError(f"not a directory request: {exc.error_count()} problem(s)") from exc
-    return req, problem
+    return problem
 
 
 async def provision_requested(
-    data: dict[str, Any],
+    req: c.UserRequested,
     headers: dict[str, str],
     uow: UnitOfWork,
     deps: Deps,
@@ -227,7 +222,7 @@ async def provision_requested(
     heard of yet raises :class:`Transient`: its ``account.created`` event may still be
     on its way, so the consumer retries; once the request is older, it fails
     ``not_found`` as before."""
-    req, problem = _request(data)
+    problem = _problem(req)
     try:
         p = await authenticate(headers, uow, verify_session)
         p.require(Perm.USERS_MANAGE, req.account_id)

@@ -11,10 +11,14 @@ instead of guessing from timing, and the answer is authoritative."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from shared.contracts import identity as c
 from shared.contracts.account import AccountFacts
+from shared.contracts.event_data import CostCenterCreated, SiteCreated, SiteRemoved, SiteUpdated
+from shared.contracts.invites import InviteEvent
 from shared.ids import new_id
 
 from identity.handlers.views import _user_event, snapshot
@@ -36,11 +40,10 @@ async def bootstrap_operator(uow: UnitOfWork, hasher: Hasher, email: str, passwo
         await uow.commit()
 
 
-async def project_account(data: dict[str, Any], uow: UnitOfWork) -> None:
+async def project_account(facts: AccountFacts, uow: UnitOfWork) -> None:
     """Keep the account facts identity needs (plan, multi-site, extension length,
     require_unique_email) from the account service's events."""
-    facts = AccountFacts.model_validate(data)
-    await uow.accounts.upsert_facts(facts.model_dump())
+    await uow.accounts.upsert_facts(facts.facts())
 
 
 async def learn_account(account_id: str, uow: UnitOfWork, directory: AccountDirectory) -> bool:
@@ -55,37 +58,31 @@ async def learn_account(account_id: str, uow: UnitOfWork, directory: AccountDire
     return True
 
 
-async def project_site(data: dict[str, Any], uow: UnitOfWork) -> None:
+async def project_site(site: SiteCreated | SiteUpdated, uow: UnitOfWork) -> None:
     """A site's name and time zone (the default time zone of the users on it)."""
-    tz = data.get("time_zone")
-    await uow.accounts.upsert_site(
-        str(data["site_id"]),
-        str(data["account_id"]),
-        str(data.get("name") or ""),
-        str(tz) if tz else None,
-    )
+    await uow.accounts.upsert_site(site.site_id, site.account_id, site.name, site.time_zone or None)
 
 
-async def project_cost_center(data: dict[str, Any], uow: UnitOfWork) -> None:
-    await uow.accounts.upsert_cost_center(
-        str(data["cost_center_id"]), str(data["account_id"]), str(data.get("name") or "")
-    )
+async def project_cost_center(cc: CostCenterCreated, uow: UnitOfWork) -> None:
+    await uow.accounts.upsert_cost_center(cc.cost_center_id, cc.account_id, cc.name)
 
 
-async def project_invites(events: list[tuple[dict[str, Any], str]], uow: UnitOfWork) -> None:
-    """A fetched batch of invite events (data, CloudEvent time): the latest invite
+_JSON_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+async def project_invites(events: list[tuple[InviteEvent, str]], uow: UnitOfWork) -> None:
+    """A fetched batch of invite events (event, CloudEvent time): the latest invite
     (status, send_at) shown on each user, in one statement; within the batch the later
     event of a user wins on equal times, as it would one at a time."""
     latest: dict[str, tuple[dict[str, Any], str]] = {}
-    for data, at in events:
-        user_id = str(data["user_id"])
+    for ev, at in events:
         invite = {
-            "invite_id": str(data["invite_id"]),
-            "status": str(data["status"]),
-            "send_at": data.get("send_at"),
+            "invite_id": ev.invite_id,
+            "status": ev.status,
+            "send_at": _JSON_TIME.dump_python(ev.send_at, mode="json"),  # as on the wire
         }
-        if user_id not in latest or latest[user_id][1] <= at:
-            latest[user_id] = (invite, at)
+        if ev.user_id not in latest or latest[ev.user_id][1] <= at:
+            latest[ev.user_id] = (invite, at)
     await uow.users.set_invites([(u, inv, at) for u, (inv, at) in latest.items()])
 
 
@@ -93,13 +90,13 @@ SITE_EVENTS = "events.account.site.*"
 """``site.created`` / ``site.updated`` / ``site.removed`` of the account service."""
 
 
-async def on_site_event(subject: str, data: dict[str, Any], uow: UnitOfWork) -> None:
-    if subject.endswith(".removed"):
-        await uow.accounts.remove_site(str(data["site_id"]))
+async def on_site_event(site: SiteCreated | SiteUpdated | SiteRemoved, uow: UnitOfWork) -> None:
+    if isinstance(site, SiteRemoved):
+        await uow.accounts.remove_site(site.site_id)
         return
-    await project_site(data, uow)
-    if subject.endswith(".updated") and data.get("time_zone"):
-        await _follow(str(data["account_id"]), str(data["site_id"]), str(data["time_zone"]), uow)
+    await project_site(site, uow)
+    if isinstance(site, SiteUpdated) and site.time_zone:
+        await _follow(site.account_id, site.site_id, site.time_zone, uow)
 
 
 async def _follow(account_id: str, site_id: str, time_zone: str, uow: UnitOfWork) -> None:

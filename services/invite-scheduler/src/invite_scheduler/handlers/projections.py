@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from shared.contracts.account import AccountFacts
+from shared.contracts.event_data import UserInviteRequested, UserRemoved, UserSnapshot
 
 from invite_scheduler import domain as d
 from invite_scheduler import lifecycle
@@ -18,67 +19,27 @@ from invite_scheduler.ports import Row, UnitOfWork
 log = logging.getLogger(__package__)  # invite_scheduler.handlers, as before the split
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class InviteRequested(_Tolerant):
-    user_id: str
-    account_id: str
-    email: str
-    first_name: str = ""
-    last_name: str = ""
-    option: str = "send_invite"
-    local_send_at: str | None = None
-    time_zone: str | None = None
-    send_at: datetime | None = None
-
-
-class UserSnapshot(_Tolerant):
-    user_id: str
-    account_id: str
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    status: str = "NotActivated"
-    version: int = 0
-    regional: dict[str, Any] | None = None
-
-
-class UserRemoved(_Tolerant):
-    user_id: str
-    account_id: str
-    version: int = 0
-
-
 class BadEvent(ValueError):
     """An event that can never be applied (dead-lettered)."""
 
 
-def _parse(model: type[_Tolerant], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise BadEvent(str(exc)) from exc
-
-
-async def on_invite_requested(data: dict[str, Any], uow: UnitOfWork) -> bool:
+async def on_invite_requested(ev: UserInviteRequested, uow: UnitOfWork) -> bool:
     """One invite request (:func:`on_invite_requests` with one event)."""
-    return await on_invite_requests([data], uow)
+    return await on_invite_requests([ev], uow)
 
 
-async def on_invite_requests(events: list[dict[str, Any]], uow: UnitOfWork) -> bool:
+async def on_invite_requests(events: list[UserInviteRequested], uow: UnitOfWork) -> bool:
     """Create (send now) or schedule the invites identity asked for, a fetched batch in
     a few statements; the consumer's inbox makes this once per event. The same as one
     event after another: a user's second request of the batch waits for the next round.
     True when an invite is due soon."""
     soon = False
-    for evs in _by_distinct_users([_parse(InviteRequested, data) for data in events]):
+    for evs in _by_distinct_users(events):
         soon = await _requests_of_distinct_users(evs, uow) or soon
     return soon
 
 
-async def _requests_of_distinct_users(evs: list[InviteRequested], uow: UnitOfWork) -> bool:
+async def _requests_of_distinct_users(evs: list[UserInviteRequested], uow: UnitOfWork) -> bool:
     now = clock()
     await uow.users.ensure_many(
         [
@@ -105,16 +66,17 @@ async def _requests_of_distinct_users(evs: list[InviteRequested], uow: UnitOfWor
     return any((row["send_at"] - now).total_seconds() < 2 for row in rows)
 
 
-def _schedule_of(ev: InviteRequested, now: datetime) -> d.Schedule | None:
+def _schedule_of(ev: UserInviteRequested, now: datetime) -> d.Schedule | None:
     if ev.option != "schedule_invite":
         return None
     try:
-        return d.event_schedule(ev.local_send_at, ev.time_zone, ev.send_at, now)
+        utc_hint = datetime.fromisoformat(ev.send_at) if ev.send_at is not None else None
+        return d.event_schedule(ev.local_send_at, ev.time_zone, utc_hint, now)
     except (ValueError, KeyError) as exc:
         raise BadEvent(f"unusable schedule: {exc}") from exc
 
 
-def _invitable(ev: InviteRequested, user: Row, account: Row | None) -> bool:
+def _invitable(ev: UserInviteRequested, user: Row, account: Row | None) -> bool:
     if user["removed"] or user["status"] != "NotActivated":
         log.info("invite for %s not created: user is %s", ev.user_id, user["status"])
         return False
@@ -142,20 +104,20 @@ async def _create_many(
     return rows
 
 
-async def on_user_snapshot(data: dict[str, Any], uow: UnitOfWork) -> bool:
+async def on_user_snapshot(ev: UserSnapshot, uow: UnitOfWork) -> bool:
     """One user snapshot (:func:`on_user_snapshots` with one event)."""
-    return await on_user_snapshots([data], uow)
+    return await on_user_snapshots([ev], uow)
 
 
-async def on_user_snapshots(events: list[dict[str, Any]], uow: UnitOfWork) -> bool:
+async def on_user_snapshots(events: list[UserSnapshot], uow: UnitOfWork) -> bool:
     """Keep the newest snapshot; a user who is no longer NotActivated (credentials
     assigned, disabled) gets no welcome email: live invites are cancelled. A new email
     re-addresses the pending invite (lifecycle.readdress). A fetched batch in a few
     statements, the same as one event after another. True when a mail is due."""
     soon = False
-    for evs in _by_distinct_users([_parse(UserSnapshot, data) for data in events]):
+    for evs in _by_distinct_users(events):
         olds = await uow.users.get_many([ev.user_id for ev in evs])
-        rows = await uow.users.upsert_snapshots([_snapshot(ev, olds.get(ev.user_id)) for ev in evs])
+        rows = await uow.users.upsert_snapshots([_snapshot(ev) for ev in evs])
         active = [u for u, row in rows.items() if not row["removed"]]
         live = await uow.invites.live_for_users(
             [u for u in active if rows[u]["status"] != "NotActivated"]
@@ -165,12 +127,15 @@ async def on_user_snapshots(events: list[dict[str, Any]], uow: UnitOfWork) -> bo
     return soon
 
 
-def _by_distinct_users(evs: list[Any]) -> Iterator[list[Any]]:
+E = TypeVar("E", UserInviteRequested, UserSnapshot)
+
+
+def _by_distinct_users(evs: list[E]) -> Iterator[list[E]]:
     """Runs of events of distinct users, in order: a user's second event of the batch
     comes in a later run than the first (so each run is one set-based step)."""
     while evs:
-        distinct: dict[str, Any] = {}
-        later: list[Any] = []
+        distinct: dict[str, E] = {}
+        later: list[E] = []
         for ev in evs:
             if ev.user_id in distinct:
                 later.append(ev)
@@ -180,22 +145,18 @@ def _by_distinct_users(evs: list[Any]) -> Iterator[list[Any]]:
         evs = later
 
 
-def _snapshot(ev: UserSnapshot, old: Row | None) -> Row:
-    values = {
+def _snapshot(ev: UserSnapshot) -> Row:
+    return {
         "user_id": ev.user_id,
         "account_id": ev.account_id,
-        "email": ev.email if ev.email is not None else (old["email"] if old else ""),
-        "first_name": ev.first_name
-        if ev.first_name is not None
-        else (old or {}).get("first_name", ""),
-        "last_name": ev.last_name if ev.last_name is not None else (old or {}).get("last_name", ""),
+        "email": ev.email,
+        "first_name": ev.first_name,
+        "last_name": ev.last_name,
         "status": ev.status,
         "version": ev.version,
+        "language": ev.regional.get("language") or None,
+        "time_zone": ev.regional.get("time_zone") or None,
     }
-    if ev.regional is not None:
-        values["language"] = ev.regional.get("language") or None
-        values["time_zone"] = ev.regional.get("time_zone") or None
-    return values
 
 
 async def _snapshot_applied(uow: UnitOfWork, old: Row | None, row: Row, live: Row | None) -> bool:
@@ -214,8 +175,7 @@ async def _snapshot_applied(uow: UnitOfWork, old: Row | None, row: Row, live: Ro
     return False
 
 
-async def on_user_removed(data: dict[str, Any], uow: UnitOfWork) -> None:
-    ev: UserRemoved = _parse(UserRemoved, data)
+async def on_user_removed(ev: UserRemoved, uow: UnitOfWork) -> None:
     await uow.users.mark_removed(ev.user_id, ev.account_id, ev.version)
     await uow.recoveries.revoke_live(reason="user_removed", user_id=ev.user_id)
     live = await uow.invites.live_for_user(ev.user_id, for_update=True)
@@ -223,11 +183,8 @@ async def on_user_removed(data: dict[str, Any], uow: UnitOfWork) -> None:
         await _cancel(uow, live, "user_removed")
 
 
-async def on_account_event(data: dict[str, Any], uow: UnitOfWork, ttl_seconds: int) -> bool:
+async def on_account_event(facts: AccountFacts, uow: UnitOfWork, ttl_seconds: int) -> bool:
     """Account facts (lifecycle.on_account_facts); True when invites may be due now."""
-    try:
-        return await lifecycle.on_account_facts(
-            data, uow, ttl_seconds=ttl_seconds, cancel=_cancel, emit=emit
-        )
-    except ValueError as exc:
-        raise BadEvent(str(exc)) from exc
+    return await lifecycle.on_account_facts(
+        facts, uow, ttl_seconds=ttl_seconds, cancel=_cancel, emit=emit
+    )
