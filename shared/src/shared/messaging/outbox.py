@@ -19,9 +19,11 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from nats.js.client import JetStreamContext
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.contracts.event_data import EVENT_DATA
 from shared.contracts.events import CloudEvent
 from shared.logs import correlation_id
 from shared.messaging.tables import outbox
@@ -37,9 +39,20 @@ class OutboxEvent:
 
 
 def make_event(
-    source: str, subject: str, data: dict[str, Any], *, key: str | None = None
+    source: str, subject: str, data: dict[str, Any] | BaseModel, *, key: str | None = None
 ) -> OutboxEvent:
-    """An event for ``subject`` (``events.<service>.<resource>.<past-tense>``)."""
+    """An event for ``subject`` (``events.<service>.<resource>.<past-tense>``). Its data
+    is the subject's contract model (:data:`shared.contracts.event_data.EVENT_DATA`,
+    the one consumers parse with) or a dict that model accepts: an event that breaks
+    its own contract raises here, in the producer's transaction, instead of being
+    dead-lettered by every consumer."""
+    contract = EVENT_DATA.get(subject)
+    if isinstance(data, BaseModel):
+        if contract is not None and not isinstance(data, contract):
+            raise TypeError(f"{subject}: data is {type(data).__name__}, not {contract.__name__}")
+        data = data.model_dump(mode="json")
+    elif contract is not None:
+        contract.model_validate(data)
     type_ = subject.removeprefix("events.")
     # the CloudEvents distributed-tracing extension (shared.tracing); only when tracing
     traceparent = current_traceparent()
