@@ -8,8 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shared.contracts.event_data import EVENT_DATA, CallCompleted, UserRemoved, UserSnapshot
+from pydantic import ValidationError
+from shared.contracts.event_data import (
+    EVENT_DATA,
+    CallCompleted,
+    SiteCreated,
+    UserRemoved,
+    UserSnapshot,
+)
 from shared.messaging.consumer import Delivery, Poison
+from shared.messaging.outbox import make_event
 
 from shared import subjects as s
 
@@ -112,3 +120,18 @@ def test_every_event_a_consumer_subscribes_to_has_its_one_contract_model() -> No
                 assert subjects, f"{service} {sub.name}: {pattern} matches no known event"
                 missing = [x for x in subjects if x not in EVENT_DATA]
                 assert not missing, f"{service} {sub.name}: no contract model for {missing}"
+
+
+def test_a_producer_emits_through_the_same_contract_model() -> None:
+    ev = make_event("identity", s.USER_REMOVED, UserRemoved.model_validate(removed()))
+    parsed = delivery(s.USER_REMOVED, ev.event.model_dump(mode="json")).event(UserRemoved)
+    assert (parsed.user_id, parsed.version) == ("usr_1", 3)
+    assert make_event("identity", s.USER_REMOVED, removed()).event.data == removed()
+
+
+def test_a_producer_event_that_breaks_its_contract_raises_before_it_is_written() -> None:
+    with pytest.raises(ValidationError):
+        make_event("identity", s.USER_REMOVED, removed(version="three"))
+    with pytest.raises(TypeError):
+        site = SiteCreated(account_id="acc_1", site_id="sit_1", name="HQ", time_zone="UTC")
+        make_event("identity", s.USER_REMOVED, site)
