@@ -128,6 +128,9 @@ class RecoveryDispatcher(Dispatcher):
         async with self._uow() as uow:
             return await uow.recoveries.seconds_to_next_due()
 
+    async def _round(self) -> int:
+        return await self.run_once()  # a batch at a time (its own claim and slots)
+
     async def run_once(self) -> int:
         lease_id = new_id("lease")
         # as for invites: nothing starts once most of the lease is gone (handed back)

@@ -113,6 +113,9 @@ class Dispatcher:
         self.sent_count = 0
         self._token_key = token_key(config)
         self._recorder = GroupCommit(self._commit)
+        # shared by every batch in flight: at most this many mails unrecorded at a crash
+        self._slots = asyncio.Semaphore(config.send_concurrency)
+        self._batches: set[asyncio.Task[None]] = set()  # being mailed
 
     @property
     def token_key(self) -> bytes:
@@ -135,7 +138,7 @@ class Dispatcher:
                 self._wake.clear()  # before the round: a wake during it is not lost
                 if not self.paused:
                     try:
-                        if await self.run_once() >= self.config.claim_batch:
+                        if await self._round() >= self.config.claim_batch:
                             continue
                         nxt = await self.next_due()
                         if nxt is not None:
@@ -148,6 +151,9 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
+            for batch in self._batches:
+                batch.cancel()  # each hands back what it never started
+            await asyncio.gather(*self._batches, return_exceptions=True)
             self._recorder.stop()
             await self.mailer.close()
 
@@ -157,6 +163,38 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim one batch of due invites and mail it; the number claimed."""
+        claimed, lease_id, deadline = await self._claim()
+        if claimed:
+            await self._deliver(claimed, lease_id, deadline)
+        return len(claimed)
+
+    async def _round(self) -> int:
+        """Claim one batch and start mailing it; the number claimed. Returns once every
+        mail of the batch has a sending slot (or the batch ended), so the next claim
+        overlaps the batch's last mails instead of waiting for them (the slots are
+        shared: no more mails in flight than ``send_concurrency``)."""
+        claimed, lease_id, deadline = await self._claim()
+        if not claimed:
+            return 0
+        all_started = asyncio.Event()
+        batch = asyncio.create_task(self._deliver(claimed, lease_id, deadline, all_started))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batch_done)
+        started = asyncio.create_task(all_started.wait())
+        try:
+            await asyncio.wait((batch, started), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            started.cancel()
+        if batch.done():
+            batch.result()  # its failure is this round's
+        return len(claimed)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._batches.discard(batch)
+        if not batch.cancelled() and batch.exception() is not None:
+            log.error("scheduler batch failed", exc_info=batch.exception())
+
+    async def _claim(self) -> tuple[list[h.Claimed], str, float]:
         lease_id = new_id("lease")
         # no mail of this batch starts once most of its lease is gone: another replica
         # may claim it after the lease, and must not find it in flight here
@@ -169,20 +207,25 @@ class Dispatcher:
             token_key=self._token_key,
             ttl_seconds=self.config.invite_ttl_seconds,
         )
-        if claimed:
-            await self._deliver(claimed, lease_id, deadline)
-        return len(claimed)
+        return claimed, lease_id, deadline
 
-    async def _deliver(self, claimed: list[h.Claimed], lease_id: str, deadline: float) -> None:
-        sem = asyncio.Semaphore(self.config.send_concurrency)
+    async def _deliver(
+        self,
+        claimed: list[h.Claimed],
+        lease_id: str,
+        deadline: float,
+        all_started: asyncio.Event | None = None,
+    ) -> None:
         untouched = {c.invite_id for c in claimed}
         stuck: list[str] = []  # an outcome could not be recorded: stop sending
 
         async def one(c: h.Claimed) -> None:
-            async with sem:
+            async with self._slots:
                 if stuck or asyncio.get_running_loop().time() > deadline:
                     return  # handed back below (or, if that fails, mailed after the lease)
                 untouched.discard(c.invite_id)
+                if not untouched and all_started is not None:
+                    all_started.set()
                 outcome = await self._send(c)
                 # recorded before this slot takes another mail: unrecorded mails are at
                 # most the ones in flight

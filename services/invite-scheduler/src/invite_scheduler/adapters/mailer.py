@@ -13,6 +13,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+from invite_scheduler.adapters.smtp_wire import PlainSmtp
 from invite_scheduler.domain import DeliveryFailed, WelcomeEmail, is_transient_smtp
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,16 @@ class SmtpMailer:
         self._username = username or None
         self._password = password or None
         self._starttls = starttls
+        self._pool_size = pool_size
         self._slots = asyncio.Semaphore(pool_size)
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[aiosmtplib.SMTP | PlainSmtp] = []
+        # no TLS, no AUTH: ASCII mails go over PlainSmtp (pipelined where offered)
+        self._plain = not starttls and not self._username
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self, plain: bool) -> aiosmtplib.SMTP | PlainSmtp:
+        if plain:
+            async with asyncio.timeout(self._timeout):
+                return await PlainSmtp.open(self._host, self._port)
         client = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
@@ -116,12 +123,17 @@ class SmtpMailer:
     async def send(self, email: WelcomeEmail, *, message_id: str) -> None:
         ascii_only = email.to.isascii() and self._sender.isascii()
         raw = welcome_mime(self._sender, email, message_id) if ascii_only else None
+        plain = self._plain and raw is not None
         async with self._slots:
-            client = self._idle.pop() if self._idle else None
+            client = self._idle_client(plain)
             try:
                 if client is None or not client.is_connected:
-                    client = await self._connect()
-                if raw is not None:
+                    client = await self._connect(plain)
+                if isinstance(client, PlainSmtp):
+                    assert raw is not None
+                    async with asyncio.timeout(self._timeout):
+                        await client.send(self._sender, email.to, raw)
+                elif raw is not None:
                     await _send_raw(client, self._sender, email.to, raw)
                 else:
                     msg = utf8_message(self._sender, email, message_id)
@@ -140,8 +152,17 @@ class SmtpMailer:
                 await self._discard(client)
                 raise
             self._idle.append(client)
+            if len(self._idle) > self._pool_size:  # both kinds in use: keep the newest
+                await self._discard(self._idle.pop(0))
 
-    async def _discard(self, client: aiosmtplib.SMTP | None) -> None:
+    def _idle_client(self, plain: bool) -> aiosmtplib.SMTP | PlainSmtp | None:
+        """An idle connection of the kind this mail goes over (None: open one)."""
+        for i in range(len(self._idle) - 1, -1, -1):
+            if isinstance(self._idle[i], PlainSmtp) == plain:
+                return self._idle.pop(i)
+        return None
+
+    async def _discard(self, client: aiosmtplib.SMTP | PlainSmtp | None) -> None:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invite_scheduler.adapters.tables import accounts, invite_tokens, invites, users
@@ -231,11 +231,13 @@ class InviteRepository:
     ) -> list[Row]:
         """Only rows still held under this lease: an invite cancelled or resent while it
         was being mailed keeps its new state (and the mailed link stays revoked). The
-        link's expiry (set when the token was recorded) moves to the invite's."""
-        result = await self.session.execute(
+        link's expiry (set when the token was recorded) moves to the invite's. One
+        statement (the token update a CTE of it) with the ids as one array: the same
+        SQL text however many outcomes a group commit holds."""
+        sent = (
             sa.update(invites)
             .where(
-                invites.c.id.in_(invite_ids),
+                invites.c.id == sa.any_(sa.bindparam("ids", invite_ids, type_=ARRAY(sa.Text))),
                 invites.c.lease_id == lease_id,
                 invites.c.status == "Scheduled",
             )
@@ -249,19 +251,16 @@ class InviteRepository:
                 updated_at=sa.func.now(),
             )
             .returning(invites)
+            .cte("sent")
         )
-        rows = [dict(r._mapping) for r in result.all()]
-        if rows:
-            await self.session.execute(
-                sa.update(invite_tokens)
-                .where(
-                    invite_tokens.c.invite_id == invites.c.id,
-                    invites.c.id.in_([r["id"] for r in rows]),
-                    invite_tokens.c.state == "live",
-                )
-                .values(expires_at=invites.c.expires_at)
-            )
-        return rows
+        tokens = (
+            sa.update(invite_tokens)
+            .where(invite_tokens.c.invite_id == sent.c.id, invite_tokens.c.state == "live")
+            .values(expires_at=sent.c.expires_at)
+            .cte("tokens")
+        )
+        result = await self.session.execute(sa.select(sent).add_cte(tokens))
+        return [dict(r._mapping) for r in result.all()]
 
     async def mark_retry(
         self, *, invite_id: str, lease_id: str, delay_seconds: float, reason: str
