@@ -37,7 +37,9 @@ class InviteSchedulerConfig(ServiceSettings):
 
     # Scheduler
     scheduler_enabled: bool = True
-    claim_batch: int = Field(default=200, ge=1, le=5000)
+    # 500, not 200: fewer claims and larger group commits in a burst (20,000 due at
+    # once: 18.1 to 22.0 s against 21.4 to 23.7, docs/benchmarks.md); 1,000 was slower
+    claim_batch: int = Field(default=500, ge=1, le=5000)
     send_concurrency: int = Field(default=50, ge=1, le=500)
     send_lease_seconds: float = Field(default=60.0, gt=0)
     idle_poll_seconds: float = Field(default=0.5, gt=0)
