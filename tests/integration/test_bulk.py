@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from shared.bulk import unnest_insert, unnest_params
+from shared.bulk import by_shape, unnest_insert, unnest_params, upsert_newer
 from shared.db import database_url_for, ensure_database, make_engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +28,7 @@ things = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("tags", JSONB, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
 COLUMNS = ("id", "name", "flag", "version", "at", "tags")
 
@@ -71,7 +72,8 @@ async def test_rows_of_every_type_arrive_as_given(engine: AsyncEngine) -> None:
     rows = [_row(i) for i in range(7)]
     async with engine.begin() as conn:
         got = (await conn.execute(UPSERT, unnest_params(things, COLUMNS, rows))).scalars().all()
-        stored = (await conn.execute(sa.select(things).order_by(things.c.id))).all()
+        picked = sa.select(*(things.c[c] for c in COLUMNS)).order_by(things.c.id)
+        stored = (await conn.execute(picked)).all()
     assert sorted(got) == sorted(r["id"] for r in rows)
     assert [dict(r._mapping) for r in stored] == sorted(rows, key=lambda r: r["id"])
 
@@ -99,3 +101,26 @@ async def test_batches_of_any_size_share_one_compiled_statement(engine: AsyncEng
             await conn.execute(UPSERT, unnest_params(things, COLUMNS, rows))
         assert len(cache) == 1
         assert (await conn.scalar(sa.select(sa.func.count()).select_from(things))) == 66
+
+
+async def test_upsert_newer_keeps_the_newest_version_per_shape(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(UPSERT, unnest_params(things, COLUMNS, [_row(1), _row(2)]))
+        some = ("flag", "id", "name", "tags", "version")
+        rows = [
+            {"id": "t1", "name": "same version", "version": 1, "flag": True, "tags": []},
+            {"id": "t2", "name": "newer", "version": 2, "flag": True, "tags": [], "at": None},
+        ]
+        shapes = by_shape(rows)
+        assert list(shapes) == [some, ("at", *some)]
+        written = []
+        for keys, group in shapes.items():
+            got = await conn.execute(upsert_newer(things, keys), unnest_params(things, keys, group))
+            written += [r.id for r in got]
+        assert written == ["t2"]  # a tie does not replace the stored row
+        tie = rows[0] | {"name": "tie wins"}
+        params = unnest_params(things, some, [tie])
+        got = await conn.execute(upsert_newer(things, some, ties=True), params)
+        assert [(r.id, r.name, r.updated_at is not None) for r in got] == [("t1", "tie wins", True)]
+        names = dict((await conn.execute(sa.select(things.c.id, things.c.name))).all())
+    assert names == {"t1": "tie wins", "t2": "newer"}

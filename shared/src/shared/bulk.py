@@ -13,12 +13,16 @@ parameters (:func:`unnest_params`). JSON columns travel as text and are cast.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, Insert, insert
+from sqlalchemy.sql.dml import ReturningInsert
+
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def _is_json(column: sa.Column[Any]) -> bool:
@@ -53,3 +57,32 @@ def unnest_params(
             values = [json.dumps(v) for v in values]  # None is JSON null, as SQLAlchemy's
         params[f"each_{c}"] = values
     return params
+
+
+@functools.cache
+def upsert_newer(
+    table: sa.Table, columns: tuple[str, ...], *, ties: bool = False
+) -> ReturningInsert[Any]:
+    """The set-based upsert of rows giving ``columns``, on the table's primary key: a
+    row replaces the stored one only when its ``version`` is newer (``ties``: or equal);
+    then every given column is set and ``updated_at`` moves. Returns the rows written.
+    Built once a shape (group the rows with :func:`by_shape`)."""
+    ins = unnest_insert(table, columns)
+    key = [c.name for c in table.primary_key.columns]
+    newer = (
+        table.c.version <= ins.excluded.version if ties else table.c.version < ins.excluded.version
+    )
+    return ins.on_conflict_do_update(
+        index_elements=key,
+        set_={c: ins.excluded[c] for c in columns if c not in key} | {"updated_at": sa.func.now()},
+        where=newer,
+    ).returning(table)
+
+
+def by_shape(rows: Iterable[R]) -> dict[tuple[str, ...], list[R]]:
+    """Rows grouped by the columns they give (sorted), in their order: one statement of
+    :func:`upsert_newer` a group."""
+    shapes: dict[tuple[str, ...], list[R]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    return shapes

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.bulk import unnest_insert
+from shared.bulk import unnest_insert, unnest_params
 from shared.messaging.tables import inbox
 
 _CLAIM = (
@@ -22,5 +22,6 @@ async def claim(session: AsyncSession, consumer: str, message_ids: Iterable[str]
     ids = list(dict.fromkeys(message_ids))
     if not ids:
         return set()
-    params = {"each_consumer": [consumer] * len(ids), "each_message_id": ids}
+    rows = [{"consumer": consumer, "message_id": m} for m in ids]
+    params = unnest_params(inbox, ("consumer", "message_id"), rows)
     return set((await session.execute(_CLAIM, params)).scalars().all())

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from shared.bulk import unnest_insert, unnest_params
+from shared.bulk import by_shape, unnest_params, upsert_newer
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,17 +58,6 @@ class AccountFactsRepository:
         return dict(row._mapping) if row else None
 
 
-@functools.cache
-def _upsert_directory(keys: tuple[str, ...]) -> Any:
-    """The upsert of rows with these columns, built once a shape (shared.bulk)."""
-    stmt = unnest_insert(directory_users, keys)
-    return stmt.on_conflict_do_update(
-        index_elements=[directory_users.c.user_id],
-        set_={k: stmt.excluded[k] for k in keys if k != "user_id"} | {"updated_at": sa.func.now()},
-        where=directory_users.c.version < stmt.excluded.version,
-    )
-
-
 class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -77,12 +65,9 @@ class DirectoryRepository:
     async def upsert_many(self, rows: list[Row]) -> None:
         """Keep the highest version of each user; an older snapshot changes nothing.
         One statement per shape of row (snapshots, removals); one row per user."""
-        shapes: dict[tuple[str, ...], list[Row]] = {}
-        for row in rows:
-            shapes.setdefault(tuple(sorted(row)), []).append(row)
-        for keys, group in shapes.items():
+        for keys, group in by_shape(rows).items():
             params = unnest_params(directory_users, keys, group)
-            await self.session.execute(_upsert_directory(keys), params)
+            await self.session.execute(upsert_newer(directory_users, keys), params)
 
     async def lookup(self, user_ids: list[str]) -> dict[str, Row]:
         """Every directory row of ``user_ids`` (any account, removed too), read at once."""

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import sqlalchemy as sa
-from shared.bulk import unnest_insert, unnest_params
+from shared.bulk import by_shape, unnest_params, upsert_newer
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invite_scheduler.adapters.tables import users
 
 Row = dict[str, Any]
-
-
-@functools.cache
-def _upsert_snapshots(keys: tuple[str, ...]) -> Any:
-    """The upsert of snapshots with these fields, built once a shape (shared.bulk)."""
-    ins = unnest_insert(users, keys)
-    return ins.on_conflict_do_update(
-        index_elements=[users.c.user_id],
-        set_={k: ins.excluded[k] for k in keys if k != "user_id"} | {"updated_at": sa.func.now()},
-        where=users.c.version <= ins.excluded.version,
-    ).returning(users)
 
 
 class UserRepository:
@@ -42,12 +30,11 @@ class UserRepository:
         one statement per set of fields given); the rows kept, by id (a snapshot older
         than the stored one is not)."""
         kept: dict[str, Row] = {}
-        groups: dict[tuple[str, ...], list[Row]] = {}
-        for row in sorted(rows, key=lambda r: str(r["user_id"])):
-            groups.setdefault(tuple(row), []).append(row)
-        for keys, group in groups.items():
+        ordered = sorted(rows, key=lambda r: str(r["user_id"]))  # rows locked in id order
+        for keys, group in by_shape(ordered).items():
             params = unnest_params(users, keys, group)
-            for r in (await self.session.execute(_upsert_snapshots(keys), params)).all():
+            stmt = upsert_newer(users, keys, ties=True)
+            for r in (await self.session.execute(stmt, params)).all():
                 kept[r.user_id] = dict(r._mapping)
         return kept
 
