@@ -20,6 +20,7 @@ from shared.messaging.consumer import Delivery, Poison
 from shared.messaging.outbox import make_event
 
 from shared import subjects as s
+from tests.support.events import user_snapshot
 
 
 def delivery(subject: str, body: dict[str, Any]) -> Delivery:
@@ -39,22 +40,7 @@ def test_an_event_that_matches_its_contract_is_its_contract_model() -> None:
 
 
 def test_a_consumer_may_ask_for_a_base_of_the_contract() -> None:
-    snapshot = {
-        "user_id": "usr_1",
-        "account_id": "acc_1",
-        "extension_id": "ext_1",
-        "extension_number": "101",
-        "status": "Enabled",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "user_type": "standard",
-        "role": "user",
-        "regional": {},
-        "needs_emergency_location": False,
-        "must_change_password": False,
-        "version": 2,
-    }
+    snapshot = user_snapshot()
     ev = delivery(s.USER_UPDATED, {"data": snapshot}).event(UserSnapshot)
     assert type(ev) is EVENT_DATA[s.USER_UPDATED] and ev.email == "ada@example.com"
 

@@ -17,6 +17,7 @@ from shared.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from shared.messaging.consumer import Delivery, Poison
 
 from shared import subjects as s
+from tests.support.events import user_snapshot
 
 
 class FakeAccounts:
@@ -233,22 +234,7 @@ async def test_released_inventory_goes_back_and_is_announced() -> None:
 
 async def test_a_bad_released_field_is_a_bad_event() -> None:
     """Checked once, by the consumers' parse path: the event is dead-lettered."""
-    snapshot = {
-        "user_id": "usr_1",
-        "account_id": "acc_1",
-        "extension_id": "ext_1",
-        "extension_number": "101",
-        "status": "Enabled",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "user_type": "standard",
-        "role": "user",
-        "regional": {},
-        "needs_emergency_location": False,
-        "must_change_password": False,
-        "version": 2,
-    }
+    snapshot = user_snapshot()
     good = Delivery(s.USER_UPDATED, {"id": "ev_2", "data": snapshot}, {}, "m1", 1)
     assert good.event(UserSnapshot).user_type == "standard"
     bad = Delivery(
