@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -82,6 +84,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={"server_settings": SERVER_SETTINGS},
     )
+
+
+#: asyncpg's errors for a connection that is gone (PostgreSQL restarted, network)
+LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+
+
+@contextlib.asynccontextmanager
+async def lost_as_sqlalchemy(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
+    """For a statement sent by asyncpg itself on ``conn``'s connection: a lost
+    connection is invalidated and raised as SQLAlchemy's would be, so the request is
+    retried once (:func:`is_connection_lost`) as after any other statement."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except LOST as exc:
+        await conn.invalidate()
+        raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
 
 
 def is_connection_lost(exc: BaseException) -> bool:

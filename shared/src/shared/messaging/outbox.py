@@ -20,11 +20,11 @@ import asyncpg
 import sqlalchemy as sa
 from nats.js.client import JetStreamContext
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.event_data import EVENT_DATA
 from shared.contracts.events import CloudEvent
+from shared.db import lost_as_sqlalchemy
 from shared.logs import correlation_id
 from shared.messaging.tables import outbox
 from shared.tracing import current_traceparent, traceparent_in
@@ -75,8 +75,6 @@ _INSERT_EVENTS = (
     " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
 )
 
-_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
-
 
 async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
     """The events as outbox rows in the session's open transaction, in one statement
@@ -99,11 +97,8 @@ async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> 
             ],
         )
         return
-    try:
+    async with lost_as_sqlalchemy(conn, _INSERT_EVENTS):
         await pg.execute(_INSERT_EVENTS, ids, subjects, payloads)
-    except _LOST as exc:  # as SQLAlchemy's would be: the request is retried once
-        await conn.invalidate()
-        raise DBAPIError(_INSERT_EVENTS, None, exc, connection_invalidated=True) from exc
 
 
 _MARK_PUBLISHED = sa.text(

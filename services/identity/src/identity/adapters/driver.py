@@ -18,9 +18,9 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from shared.db import LOST, lost_as_sqlalchemy
 from shared.errors import Conflict
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 _CONFLICTS = {
@@ -42,9 +42,6 @@ def conflict_from(exc: BaseException) -> Conflict:
     return Conflict("The change conflicts with existing data.")
 
 
-_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
-
-
 async def _driver(session: AsyncSession) -> tuple[AsyncConnection, asyncpg.Connection]:
     conn = await session.connection()
     raw = await conn.get_raw_connection()
@@ -59,7 +56,7 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, asyncpg.Conne
                 try:
                     await start()
                 except Exception as exc:  # asyncpg's error, wrapped by the adapter
-                    if isinstance(exc.__cause__, _LOST):
+                    if isinstance(exc.__cause__, LOST):
                         raise exc.__cause__ from exc
                     raise
         else:
@@ -70,12 +67,10 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, asyncpg.Conne
 @asynccontextmanager
 async def _translated(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
     try:
-        yield
+        async with lost_as_sqlalchemy(conn, sql):
+            yield
     except asyncpg.UniqueViolationError as exc:
         raise conflict_from(exc) from exc
-    except _LOST as exc:
-        await conn.invalidate()
-        raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
 
 
 async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[asyncpg.Record]:
